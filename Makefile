@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   – build the default experiment if needed and serve the explorable
+#   make test  – install everything the tests need (venv, Chromium) and run them
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED_MNIST := $(abspath ../shared/data/mnist)
+export TILTING_MNIST_DIR ?= $(if $(wildcard $(SHARED_MNIST)/SHA256SUMS),$(SHARED_MNIST),)
+
+.PHONY: run test venv browser precompute bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+# Debian's Chromium for the real-browser tests (a downloaded browser build is not an option).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+
+precompute: $(STAMP)
+	$(BIN)/tilting precompute --pair 2 3
+
+run: $(STAMP)
+	$(BIN)/tilting serve
+
+# pytest exits 5 when it collects nothing: that is not a failure of the code.
+test: $(STAMP) browser
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) artifacts test-artifacts

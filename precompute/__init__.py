@@ -1,0 +1,1 @@
+"""Offline pipeline: data → solver → geometry → artifact bundle."""

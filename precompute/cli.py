@@ -1,0 +1,192 @@
+"""The ``tilting`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from precompute.errors import TiltingError
+
+DEFAULT_ARTIFACTS = "artifacts"
+DEFAULT_GRID = "-6:2:0.1"
+
+
+def default_artifacts_dir() -> str:
+    return os.environ.get("TILTING_ARTIFACTS", DEFAULT_ARTIFACTS)
+
+
+def parse_grid(text: str) -> np.ndarray:
+    """``start:stop:step`` (inclusive) or a comma-separated list of log10 λ."""
+    from precompute.solver import lambda_grid
+
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            return lambda_grid(*(float(p) for p in parts))
+        values = np.array([float(p) for p in text.split(",") if p.strip()], dtype=float)
+    except ValueError:
+        raise TiltingError(
+            f"--log-lambda {text!r} is not START:STOP:STEP (e.g. -6:2:0.1) nor a comma-separated list."
+        ) from None
+    if len(values) == 0:
+        raise TiltingError("--log-lambda gives an empty grid.")
+    if not np.isfinite(values).all():
+        raise TiltingError("--log-lambda values must be finite numbers.")
+    if len(np.unique(values)) != len(values) or (np.diff(values) <= 0).any():
+        raise TiltingError("--log-lambda values must be distinct and increasing.")
+    return values
+
+
+def parse_per_class(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive count or 'all', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive count or 'all', got {text!r}")
+    return value
+
+
+def cmd_precompute(args) -> int:
+    from tqdm import tqdm
+
+    from precompute.artifacts import write_bundle
+    from precompute.data import check_pair, load_digits_dataset
+    from precompute.experiment import build_experiment, experiment_id
+
+    digit_i, digit_j = args.pair
+    check_pair(digit_i, digit_j)
+    log_lambdas = parse_grid(args.log_lambda)
+    digits = load_digits_dataset(args.mnist_dir)
+    if digits.notice:
+        print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
+    exp_id = experiment_id(digits.name, digit_i, digit_j, args.per_class)
+
+    bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=args.quiet)
+
+    def progress(k, lam):
+        bar.set_postfix_str(f"log10 λ = {np.log10(lam):+.1f}")
+        bar.update(1)
+
+    manifest, arrays = build_experiment(
+        digits, digit_i, digit_j, log_lambdas, per_class=args.per_class, progress=progress
+    )
+    bar.close()
+    path = write_bundle(args.out, exp_id, manifest, arrays)
+    if not args.quiet:
+        print(summary_table(manifest["models"]))
+    print(f"Wrote {path} ({len(manifest['models'])} models, {manifest['counts']['train']} training images).")
+    return 0
+
+
+def summary_table(models, every: int = 5) -> str:
+    """A fixed-width table of the main metrics, one row per ``every`` models."""
+    head = f"{'log10 λ':>8} {'θ (deg)':>8} {'d_adv':>8} {'train err':>9} {'test err':>9} {'rel. gap':>9}"
+    rows = [head, "-" * len(head)]
+    chosen = list(range(0, len(models), every))
+    if chosen[-1] != len(models) - 1:
+        chosen.append(len(models) - 1)
+    for k in chosen:
+        m = models[k]
+        rows.append(
+            f"{m['log10_lambda']:>8.1f} {m['theta_deg']:>8.2f} {m['d_adv']:>8.4f} "
+            f"{m['train_error']:>9.4f} {m['test_error']:>9.4f} {m['relative_gap']:>9.1e}"
+        )
+    return "\n".join(rows)
+
+
+def cmd_verify(args) -> int:
+    from precompute.artifacts import list_bundles, read_bundle
+
+    paths = [Path(args.path)] if args.path else list_bundles(args.artifacts)
+    if not paths:
+        raise TiltingError(f"No bundle found in {args.artifacts}; run `tilting precompute` first.")
+    for path in paths:
+        bundle = read_bundle(path)
+        print(f"{path}: valid ({len(bundle.manifest['models'])} models, {len(bundle.arrays)} arrays).")
+    return 0
+
+
+def cmd_fetch_mnist(args) -> int:
+    from precompute.data import fetch_mnist
+
+    path = fetch_mnist(args.dest)
+    print(f"MNIST is in {path}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tilting",
+        description="Boundary Tilting: linear SVMs on MNIST along a regularization path, "
+        "the data behind the explorable, and the server that shows it.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "precompute",
+        help="train the SVM path for a digit pair and write its artifact bundle",
+        description="Train a linear SVM for every λ of the grid on two MNIST digits, compute the "
+        "tilting geometry, and write the bundle to OUT/<dataset>-<I>-<J>/ (replacing an older "
+        "one atomically). Example: tilting precompute --pair 2 3",
+    )
+    p.add_argument("--pair", nargs=2, type=int, default=[2, 3], metavar=("I", "J"),
+                   help="the two digits; I gets label −1, J label +1 (default: 2 3)")
+    p.add_argument("--per-class", type=parse_per_class, default=3000, metavar="N|all",
+                   help="training images per digit, the first ones in file order (default: 3000)")
+    p.add_argument("--log-lambda", default=DEFAULT_GRID, metavar="START:STOP:STEP",
+                   help="log10 λ grid, inclusive, or a comma-separated list (default: -6:2:0.1, 81 models)")
+    p.add_argument("--mnist-dir", metavar="DIR",
+                   help="folder with the four MNIST IDX files (default: $TILTING_MNIST_DIR, then the user cache)")
+    p.add_argument("--out", default=default_artifacts_dir(), metavar="DIR",
+                   help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    p.set_defaults(func=cmd_precompute)
+
+    p = sub.add_parser("verify", help="check bundles against their manifests",
+                       description="Validate schema, files, shapes and SHA-256 of every bundle.")
+    p.add_argument("path", nargs="?", help="one bundle folder (default: every bundle in --artifacts)")
+    p.add_argument("--artifacts", default=default_artifacts_dir(), metavar="DIR")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("fetch-mnist", help="download MNIST from public mirrors into the user cache",
+                       description="Download the four MNIST files, verifying their SHA-256.")
+    p.add_argument("--dest", metavar="DIR", help="where to put them (default: the user cache)")
+    p.set_defaults(func=cmd_fetch_mnist)
+    return parser
+
+
+def _join_negative_values(argv):
+    """Let ``--log-lambda -6:2:0.1`` work: argparse takes '-6:…' for an option."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--log-lambda" and out[i + 1].startswith("-"):
+            out[i : i + 2] = [f"--log-lambda={out[i + 1]}"]
+            break
+    return out
+
+
+def main(argv=None) -> int:
+    argv = _join_negative_values(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TiltingError as exc:
+        print(f"tilting: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tilting: interrupted; nothing was replaced.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
