@@ -139,15 +139,17 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     """
     path = Path(path)
     raw = _read_bytes(path)
+    kind = "image" if magic == IMAGE_MAGIC else "label"
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found != magic:
+        shown = "none" if found is None else f"{found:#010x}"
+        raise DataError(
+            f"{path} has magic number {shown}, expected {magic:#010x}: it is not an IDX {kind} file."
+        )
     header_len = 16 if magic == IMAGE_MAGIC else 8
     if len(raw) < header_len:
-        raise DataError(f"{path} is too short to hold an IDX header ({len(raw)} bytes).")
+        raise DataError(f"{path} is too short to hold an IDX {kind} header ({len(raw)} bytes).")
     header = np.frombuffer(raw[:header_len], dtype=">u4")
-    if header[0] != magic:
-        raise DataError(
-            f"{path} has magic number {int(header[0]):#010x}, expected {magic:#010x}: "
-            "it is not an IDX {} file.".format("image" if magic == IMAGE_MAGIC else "label")
-        )
     shape = tuple(int(v) for v in header[1:])
     expected = int(np.prod(shape))
     if len(raw) - header_len != expected:

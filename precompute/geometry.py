@@ -36,10 +36,15 @@ def unit(v):
 
 
 def tilting_angles(W, z_hat):
-    """Angle in radians between each row of W and ẑ."""
+    """Angle in radians between each row of W and ẑ.
+
+    Computed as atan2(‖w⊥‖, w·ẑ), which stays accurate for tiny angles where
+    arccos of the cosine would round to 0.
+    """
     W = np.atleast_2d(W)
-    cos = (W @ z_hat) / np.linalg.norm(W, axis=1)
-    return np.arccos(np.clip(cos, -1.0, 1.0))
+    along = W @ z_hat
+    across = np.linalg.norm(W - np.outer(along, z_hat), axis=1)
+    return np.arctan2(across, along)
 
 
 def plane_normals(W, z_hat, X=None):
