@@ -57,6 +57,8 @@ def parse_per_class(text: str) -> int | None:
 
 
 def cmd_precompute(args) -> int:
+    if args.all_pairs:
+        return cmd_precompute_all_pairs(args)
     from tqdm import tqdm
 
     from precompute.artifacts import write_bundle
@@ -86,6 +88,31 @@ def cmd_precompute(args) -> int:
         print(summary_table(manifest["models"]))
     print(f"Wrote {path} ({len(manifest['models'])} models, {manifest['counts']['train']} training images).")
     return 0
+
+
+def cmd_precompute_all_pairs(args) -> int:
+    from tqdm import tqdm
+
+    from precompute.pairs import ALL_PAIRS, build_pairs
+
+    log_lambdas = parse_grid(args.log_lambda)
+    bar = tqdm(total=len(ALL_PAIRS), desc="all pairs", unit="pair", disable=args.quiet)
+
+    def progress(result):
+        bar.set_postfix_str(f"{result.pair[0]}-{result.pair[1]} {result.status}")
+        bar.update(1)
+
+    results = build_pairs(
+        args.out, log_lambdas, per_class=args.per_class, mnist_dir=args.mnist_dir,
+        n_jobs=args.jobs, scheduler=args.scheduler, progress=progress,
+    )
+    bar.close()
+    counts = {s: sum(r.status == s for r in results) for s in ("built", "skipped", "failed")}
+    for r in results:
+        if r.status == "failed":
+            print(f"pair {r.pair[0]}-{r.pair[1]} failed: {r.message}", file=sys.stderr)
+    print(f"{counts['built']} built, {counts['skipped']} already valid, {counts['failed']} failed, in {args.out}.")
+    return 1 if counts["failed"] else 0
 
 
 def summary_table(models, every: int = 5) -> str:
@@ -149,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the four MNIST IDX files (default: $TILTING_MNIST_DIR, then the user cache)")
     p.add_argument("--out", default=default_artifacts_dir(), metavar="DIR",
                    help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
+    p.add_argument("--all-pairs", action="store_true",
+                   help="build all 45 digit pairs in parallel (--pair is then ignored); "
+                   "bundles that are already valid for this grid are skipped")
+    p.add_argument("--jobs", type=int, default=-1, metavar="N",
+                   help="with --all-pairs: parallel workers on this machine (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --all-pairs: run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+                   "its workers must see the same MNIST folder and --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=cmd_precompute)
 
