@@ -8,11 +8,19 @@ which is sklearn's ``SVC(kernel="linear", C=1/(2λn))``. We solve the SVC dual
 
     min_α ½ αᵀQα − Σα,  0 ≤ α ≤ C,  yᵀα = 0,  Q_ij = y_i y_j x_i·x_j,
 
-by SMO with second-order working-set selection (Fan, Chen & Lin, JMLR 2005)
-on a precomputed Gram matrix, going from strong to weak regularization and
-warm-starting each λ from the previous solution scaled by the ratio of the C
-values (which keeps it feasible). Each model carries its duality gap: the
-primal objective at (w(α), b*) minus the dual objective at α.
+going from strong to weak regularization. Each λ starts from the previous
+solution (scaled by the ratio of the C values, which keeps it feasible):
+
+1. a few primal-dual active-set steps: for a guessed partition of the points
+   into free / at-C / at-0, the KKT conditions are one linear system; when the
+   partition changed little since the previous λ this is exact at once;
+2. otherwise SMO with second-order working-set selection (Fan, Chen & Lin,
+   JMLR 2005) and shrinking, on a precomputed Gram matrix, to a loose
+   tolerance, then the same exact active-set polish, tightening until the
+   duality gap certifies the result.
+
+Each model carries its duality gap: the primal objective at (w(α), b*) minus
+the dual objective at α.
 """
 
 from __future__ import annotations
@@ -204,7 +212,8 @@ def _smo_shrinking(X, K, y, alpha, C, tol, max_iter):
     Points at a bound whose margin lies well on the right side of the current
     bias estimate are left out of the inner loop (LIBSVM's shrinking idea);
     after each inner solve the full gradient is recomputed (through X, which
-    is far smaller than K), and the loop repeats until every point satisfies the KKT conditions.
+    is far smaller than K), and the loop repeats until every point satisfies
+    the KKT conditions.
     ``alpha`` is updated in place. Returns (iterations, violation).
     """
     n_iter = 0
