@@ -1,0 +1,123 @@
+// Data loading: the experiment list, manifests and binary arrays, each fetched once.
+// Every URL is relative to this module, so the site works under any sub-path and
+// as a static export.
+
+export const ROOT = new URL('../', import.meta.url);
+export const API = new URL('api/', ROOT);
+
+const jsonCache = new Map();
+const arrayCache = new Map();
+
+async function fetchOk(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    let detail = '';
+    try { detail = (await response.json()).detail ?? ''; } catch { /* not JSON */ }
+    throw new Error(`Could not load ${url.pathname ?? url}: ${response.status} ${detail}`.trim());
+  }
+  return response;
+}
+
+function getJson(path) {
+  if (!jsonCache.has(path)) {
+    jsonCache.set(path, fetchOk(new URL(path, API)).then((r) => r.json()));
+  }
+  return jsonCache.get(path);
+}
+
+export function listExperiments() {
+  return getJson('experiments.json').then((body) => body.experiments);
+}
+
+export function getManifest(id) {
+  return getJson(`experiments/${encodeURIComponent(id)}.json`);
+}
+
+// float16 -> float32 through a 65,536-entry table (exact; built once).
+let halfTable = null;
+function halfToFloat(bits) {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1;
+      const exponent = (h >> 10) & 0x1f;
+      const fraction = h & 0x3ff;
+      halfTable[h] = exponent === 0 ? sign * fraction * 2 ** -24
+        : exponent === 31 ? (fraction ? NaN : sign * Infinity)
+          : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+    }
+  }
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]];
+  return out;
+}
+
+const TYPED = { '<f4': Float32Array, '<f8': Float64Array, '<i4': Int32Array, '|i1': Int8Array, int8: Int8Array, float32: Float32Array, int32: Int32Array, float64: Float64Array };
+
+function decode(buffer, info, half) {
+  if (half) return halfToFloat(new Uint16Array(buffer));
+  const Type = TYPED[info.dtype];
+  if (!Type) throw new Error(`Unsupported dtype ${info.dtype}`);
+  return new Type(buffer);
+}
+
+// One array of one experiment. `half` asks for the float16 transfer when the server offers it.
+export async function getArray(id, name, { half = false } = {}) {
+  const manifest = await getManifest(id);
+  const info = manifest.arrays[name];
+  if (!info) throw new Error(`Experiment ${id} has no array ${name}`);
+  const useHalf = half && Boolean(info.url_f16);
+  const key = `${id}/${name}/${useHalf}`;
+  if (!arrayCache.has(key)) {
+    const url = new URL(useHalf ? info.url_f16 : info.url, API);
+    arrayCache.set(key, fetchOk(url).then((r) => r.arrayBuffer()).then((buf) => {
+      const data = decode(buf, info, useHalf);
+      const expected = info.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== expected) throw new Error(`${name}: expected ${expected} values, got ${data.length}`);
+      return { data, shape: info.shape, half: useHalf };
+    }));
+  }
+  return arrayCache.get(key);
+}
+
+// The experiment for a digit pair "i-j" (MNIST preferred), or the first one.
+export async function resolvePair(pair) {
+  const list = await listExperiments();
+  if (!list.length) throw new Error('The server has no experiments. Build one with `tilting precompute`.');
+  const [i, j] = String(pair || '').split('-').map(Number);
+  const matches = list.filter((e) => e.digits[0] === i && e.digits[1] === j);
+  const best = matches.find((e) => e.dataset === 'mnist') ?? matches[0];
+  return { experiment: best ?? list[0], found: Boolean(best), list };
+}
+
+// An experiment with a given set of arrays loaded. Rows of (K, n) arrays are exposed
+// as views made once, so a λ step never allocates.
+export async function loadExperiment(id, names, halfNames = []) {
+  const manifest = await getManifest(id);
+  const entries = await Promise.all(names.map((n) => getArray(id, n, { half: halfNames.includes(n) })));
+  const arrays = Object.fromEntries(names.map((n, i) => [n, entries[i]]));
+  const side = manifest.dataset.image_side;
+  return {
+    id,
+    manifest,
+    arrays,
+    side,
+    dim: side * side,
+    K: manifest.models.length,
+    grid: manifest.models.map((m) => m.log10_lambda),
+    model: (k) => manifest.models[k],
+    row(name, k) {
+      const { data, shape } = arrays[name];
+      const width = shape[1];
+      return data.subarray(k * width, (k + 1) * width);
+    },
+    nearestK(log10) {
+      if (log10 === null || log10 === undefined || Number.isNaN(log10)) return null;
+      let best = 0;
+      manifest.models.forEach((m, k) => {
+        if (Math.abs(m.log10_lambda - log10) < Math.abs(manifest.models[best].log10_lambda - log10)) best = k;
+      });
+      return best;
+    },
+  };
+}

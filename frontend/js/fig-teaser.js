@@ -1,0 +1,47 @@
+// Figure 1, the teaser: the training set in the tilting plane, one λ slider,
+// train error and d_adv.
+import { follow, el, readout, fmt, showError } from './ui.js';
+import { lambdaSlider } from './slider.js';
+import { planePlot } from './plane.js';
+
+export const NAMES = ['train_u', 'train_v', 'train_y', 'centroids'];
+export const HALF = ['train_v'];
+
+export function mount(root, store, plotly = null) {
+  root.classList.add('fig', 'fig-teaser');
+  const plotDiv = el('div', { class: 'plot plane-plot', role: 'img', 'aria-label': 'Training images as points in the tilting plane, with the decision boundary, the direction ŵ and the band of width 2·d_adv.' });
+  const controls = el('div', { class: 'controls' });
+  const dl = el('dl', { class: 'readouts' });
+  const note = el('p', { class: 'fig-note' });
+  root.append(plotDiv, controls, dl, note);
+  let exp = null;
+  const slider = lambdaSlider(controls, {
+    onInput: (k) => store.set({ lambda: exp.grid[k] }),
+    describe: (k) => `tilt ${exp.model(k).theta_deg.toFixed(1)} degrees`,
+  });
+  const rTheta = readout(dl, 'theta', 'tilt θ');
+  const rTrain = readout(dl, 'train_error', 'train error');
+  const rAdv = readout(dl, 'd_adv', 'd<sub>adv</sub>');
+  let plane = null;
+  return follow(store, {
+    plotly,
+    names: NAMES,
+    half: HALF,
+    load(e) {
+      exp = e;
+      slider.setGrid(e.grid);
+      const [i, j] = e.manifest.digits;
+      plane = planePlot(plotDiv, e, { digits: [i, j], compact: true });
+      note.textContent = `${e.manifest.counts.train.toLocaleString('en')} training images of ${i}s (blue) and ${j}s (orange); the small images are the two class means. Positions are transferred as float16 (about three significant digits).`;
+    },
+    step(k) {
+      const m = exp.model(k);
+      slider.set(k);
+      rTheta.set(m.theta_deg, fmt.deg(m.theta_deg));
+      rTrain.set(m.train_error, fmt.pct(m.train_error));
+      rAdv.set(m.d_adv, fmt.num(m.d_adv));
+      plane.render(k);
+    },
+    onError: (err) => showError(root, err),
+  });
+}

@@ -1,0 +1,52 @@
+// The figure registry and the code shared by the article and the embed pages:
+// loading plotly.js once, mounting a figure, timing when it became interactive.
+import { ROOT } from './data.js';
+import { createStore, readUrl } from './state.js';
+import { embedSnippet } from './ui.js';
+
+export const FIGURES = {
+  teaser: { title: 'The tilting plane', plotly: true, module: () => import('./fig-teaser.js') },
+  linear: { title: 'Linear classifiers too', plotly: false, module: () => import('./fig-linear.js') },
+  explorer: { title: 'The regularization explorer', plotly: true, module: () => import('./fig-explorer.js') },
+};
+
+let plotlyPromise = null;
+export function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyPromise) {
+    plotlyPromise = new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = new URL('vendor/plotly.min.js', ROOT).href;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => reject(new Error('plotly.js could not be loaded'));
+      document.head.append(script);
+    });
+  }
+  return plotlyPromise;
+}
+
+// One store per page; tests and the benchmark reach it through window.__tilting.
+export function pageState() {
+  if (!window.__tilting) {
+    window.__tilting = { store: createStore(readUrl()), figures: {}, readyAt: {} };
+  }
+  return window.__tilting;
+}
+
+export function mountFigure(name, container, { snippet = true } = {}) {
+  const page = pageState();
+  const spec = FIGURES[name];
+  if (!spec) throw new Error(`Unknown figure ${name}`);
+  if (page.figures[name]) return page.figures[name];
+  container.setAttribute('aria-busy', 'true');
+  // Data, code and plotly.js load in parallel; the figure waits for all three.
+  const plotly = spec.plotly ? loadPlotly() : null;
+  page.figures[name] = spec.module()
+    .then((mod) => mod.mount(container, page.store, plotly))
+    .then(() => {
+      container.removeAttribute('aria-busy');
+      page.readyAt[name] = performance.now();
+      if (snippet) embedSnippet(container.closest('figure') ?? container, name, page.store, spec.title);
+    });
+  return page.figures[name];
+}

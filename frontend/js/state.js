@@ -1,0 +1,84 @@
+// Shared figure state (pair, λ, chosen images, test toggle), mirrored in the URL
+// with history.replaceState so a link reproduces the view.
+
+const KEYS = ['pair', 'lambda', 'x', 'y', 'g', 'test'];
+
+export function readUrl(search = location.search) {
+  const p = new URLSearchParams(search);
+  const state = {};
+  const pair = p.get('pair');
+  if (pair && /^\d-\d$/.test(pair)) state.pair = pair;
+  const lambda = Number.parseFloat(p.get('lambda'));
+  if (Number.isFinite(lambda)) state.lambda = lambda;
+  for (const key of ['x', 'y', 'g']) {
+    const value = p.get(key);
+    if (value && /^(\d{1,3}|d[A-Za-z0-9_-]+)$/.test(value)) state[key] = value;
+  }
+  if (p.get('test') === '1') state.test = true;
+  return state;
+}
+
+export function toSearch(state) {
+  const p = new URLSearchParams(location.search);
+  for (const key of KEYS) p.delete(key);
+  if (state.pair) p.set('pair', state.pair);
+  if (state.lambda !== undefined && state.lambda !== null) p.set('lambda', String(Math.round(state.lambda * 100) / 100));
+  for (const key of ['x', 'y', 'g']) if (state[key] !== undefined && state[key] !== null) p.set(key, String(state[key]));
+  if (state.test) p.set('test', '1');
+  const text = p.toString();
+  return text ? `?${text}` : '';
+}
+
+export function createStore(initial) {
+  let state = { ...initial };
+  const listeners = new Set();
+  let urlTimer = null;
+  const store = {
+    get: () => state,
+    // Listeners run synchronously so one λ step updates every linked figure at once.
+    set(patch) {
+      const changed = Object.keys(patch).filter((k) => patch[k] !== state[k]);
+      if (!changed.length) return;
+      state = { ...state, ...patch };
+      for (const fn of listeners) fn(state, changed);
+      // The URL is written after the reader pauses: browsers throttle rapid replaceState calls.
+      clearTimeout(urlTimer);
+      urlTimer = setTimeout(() => history.replaceState(history.state, '', toSearch(state) + location.hash), 250);
+    },
+    subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
+  };
+  return store;
+}
+
+// A drawn image in the URL: 16 grey levels, two pixels per byte, base64url.
+export function encodeDrawing(pixels) {
+  const bytes = new Uint8Array(Math.ceil(pixels.length / 2));
+  for (let i = 0; i < pixels.length; i++) {
+    const level = Math.max(0, Math.min(15, Math.round(pixels[i] * 15)));
+    bytes[i >> 1] |= i % 2 ? level : level << 4;
+  }
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return `d${btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+export function decodeDrawing(code, dim) {
+  try {
+    const b64 = code.slice(1).replace(/-/g, '+').replace(/_/g, '/');
+    const text = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    if (text.length !== Math.ceil(dim / 2)) return null;
+    const out = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) {
+      const byte = text.charCodeAt(i >> 1);
+      out[i] = (i % 2 ? byte & 15 : byte >> 4) / 15;
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+// Round a drawing to the levels the URL can carry, so a shared link shows the same numbers.
+export function quantise(pixels) {
+  return pixels.map((p) => Math.max(0, Math.min(15, Math.round(p * 15))) / 15);
+}

@@ -1,0 +1,113 @@
+// Shared figure plumbing: following the store, readouts, the embed snippet, errors.
+import { ROOT, resolvePair, loadExperiment } from './data.js';
+import { toSearch } from './state.js';
+
+export const DEFAULT_LOG10_LAMBDA = -3;
+
+export function kFor(exp, state) {
+  return exp.nearestK(state.lambda ?? DEFAULT_LOG10_LAMBDA);
+}
+
+// Load a figure's arrays for the store's pair, call `load` once per experiment and
+// `step(k, state, changed)` on every later change. A λ step never touches the network.
+export function follow(store, { names, half = [], load, step, onError, plotly = null }) {
+  let exp = null;
+  let token = 0;
+  async function refresh(state) {
+    const mine = ++token;
+    try {
+      const { experiment } = await resolvePair(state.pair);
+      const [e] = await Promise.all([loadExperiment(experiment.id, names, half), plotly]);
+      if (mine !== token) return;
+      exp = e;
+      await load(e, store.get());
+      step(kFor(e, store.get()), store.get(), ['all']);
+    } catch (err) {
+      if (onError) onError(err); else throw err;
+    }
+  }
+  store.subscribe((state, changed) => {
+    if (changed.includes('pair')) refresh(state);
+    else if (exp) step(kFor(exp, state), state, changed);
+  });
+  return refresh(store.get());
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k === 'html') node.innerHTML = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+// A labelled number: <dt>label</dt><dd><output>. `set(value, text)` keeps the exact
+// value in data-value (tests compare it with the API) and shows the rounded text.
+export function readout(parent, name, label, unitNote = '') {
+  const dt = el('dt', { html: label });
+  const out = el('output', { 'data-readout': name });
+  const dd = el('dd', {}, out);
+  if (unitNote) dd.append(el('span', { class: 'unit', text: unitNote }));
+  parent.append(el('div', { class: 'readout' }, dt, dd));
+  return {
+    set(value, text) {
+      out.dataset.value = String(value);
+      out.textContent = text;
+    },
+  };
+}
+
+export const fmt = {
+  pct: (v) => `${(100 * v).toFixed(2)} %`,
+  num: (v, digits = 3) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(digits)).replace('-', '−'),
+  deg: (v) => `${v.toFixed(1)}°`,
+  signed: (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toPrecision(3)}`,
+};
+
+export function showError(container, err) {
+  console.info(err); // eslint-disable-line no-console
+  const box = el('p', { class: 'figure-error', role: 'alert', text: `This figure could not load its data: ${err.message}` });
+  container.prepend(box);
+}
+
+// "Embed this figure": the <iframe> snippet for the current state, with a copy button.
+export function embedSnippet(parent, figure, store, title) {
+  const details = el('details', { class: 'embed-snippet' });
+  const summary = el('summary', { text: 'Embed this figure' });
+  const area = el('textarea', { readonly: '', rows: '3', 'aria-label': `HTML to embed the ${title} figure` });
+  const button = el('button', { type: 'button', text: 'Copy' });
+  const status = el('span', { class: 'copy-status', role: 'status' });
+  details.append(summary, area, el('div', { class: 'snippet-actions' }, button, status));
+  parent.append(details);
+  const render = () => {
+    const url = new URL(`embed/${figure}${toSearch(store.get())}`, ROOT).href;
+    area.value = `<iframe src="${url}" title="${title}" loading="lazy" style="width:100%;border:0;min-height:480px"></iframe>`;
+  };
+  render();
+  let timer = null;
+  store.subscribe(() => { clearTimeout(timer); timer = setTimeout(render, 300); });
+  button.addEventListener('click', async () => {
+    render();
+    try {
+      await navigator.clipboard.writeText(area.value);
+      status.textContent = 'Copied.';
+    } catch {
+      area.select();
+      status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+    }
+  });
+  return details;
+}
+
+// Plotly's responsive config, shared by every plot.
+export const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ['select2d', 'lasso2d', 'toImage'], scrollZoom: false };
+
+export const COLOURS = { I: '#2166ac', J: '#d6602a', ink: '#222', band: 'rgba(120,120,120,0.16)', grid: '#e6e6e6' };
+
+export function plotFont() {
+  return { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 12, color: '#333' };
+}
