@@ -104,7 +104,7 @@ export function embedSnippet(parent, figure, store, title) {
 }
 
 // Plotly's responsive config, shared by every plot.
-export const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ['select2d', 'lasso2d', 'toImage'], scrollZoom: false };
+export const PLOT_CONFIG = { responsive: true, displayModeBar: false, scrollZoom: false };
 
 export const COLOURS = { I: '#2166ac', J: '#d6602a', ink: '#222', band: 'rgba(120,120,120,0.16)', grid: '#e6e6e6' };
 

@@ -1,0 +1,152 @@
+"""Real headless Chromium against the real `tilting serve`, with two small real bundles.
+
+Set TILTING_BROWSER_URL to run the tests against an already running server instead
+(it must serve the 2-vs-3 and at least one other experiment).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("TILTING_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]
+# Chromium's software GL reports its own performance notes to the console
+# ("GL Driver Message ... GPU stall due to ReadPixels"); they come from the browser's
+# GL layer, not from the page, and a hardware GPU does not emit them.
+BROWSER_NOISE = ("GL Driver Message",)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tilting_command() -> list[str] | None:
+    exe = Path(sys.executable).parent / "tilting"
+    cmd = [str(exe)] if exe.exists() else ([shutil.which("tilting")] if shutil.which("tilting") else None)
+    if cmd is None:
+        return None
+    probe = subprocess.run([*cmd, "serve", "--help"], capture_output=True, text=True)
+    return cmd if probe.returncode == 0 else None
+
+
+def _wait_for(url: str, proc=None, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"tilting serve exited with {proc.returncode}: {proc.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def browser_server(tmp_path_factory, request):
+    """Base URL (ending in /) of a server holding real 2-vs-3 and 4-vs-9 bundles."""
+    external = os.environ.get("TILTING_BROWSER_URL")
+    if external:
+        base = external.rstrip("/") + "/"
+        _wait_for(base + "api/experiments.json")
+        yield base
+        return
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    cmd = _tilting_command()
+    if cmd is None:
+        pytest.skip("`tilting serve` is not available yet (backend not built)")
+    mnist = request.getfixturevalue("mnist")
+    from precompute.artifacts import write_bundle
+    from precompute.experiment import build_experiment
+
+    root = tmp_path_factory.mktemp("browser-artifacts")
+    grid = np.arange(-6.0, 2.01, 0.5)  # 17 models: quick, and enough to scrub
+    for i, j in ((2, 3), (4, 9)):
+        manifest, arrays = build_experiment(mnist, i, j, grid, per_class=300)
+        write_bundle(root, f"mnist-{i}-{j}", manifest, arrays)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*cmd, "serve", "--artifacts", str(root), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        _wait_for(base + "api/experiments.json", proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Console:
+    """Console errors/warnings and uncaught exceptions seen by one page."""
+
+    def __init__(self, page):
+        self.messages = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.messages.append(f"pageerror: {exc}"))
+
+    def _console(self, msg):
+        if msg.type in ("error", "warning") and not any(n in msg.text for n in BROWSER_NOISE):
+            self.messages.append(f"{msg.type}: {msg.text}")
+
+
+@pytest.fixture()
+def open_page(chromium, browser_server):
+    """open_page(path, width=1440) -> (page, console); asserts a clean console at teardown."""
+    contexts = []
+
+    def _open(path, width=1440, height=900):
+        context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=width < 500)
+        contexts.append(context)
+        page = context.new_page()
+        console = Console(page)
+        page.goto(browser_server + path)
+        contexts[-1].console = console
+        return page, console
+
+    yield _open
+    problems = [m for c in contexts for m in c.console.messages]
+    for c in contexts:
+        c.close()
+    assert not problems, "console errors or warnings:\n" + "\n".join(problems)
+
+
+def wait_ready(page, figure, timeout=20000):
+    page.wait_for_function(f"window.__tilting && window.__tilting.readyAt && window.__tilting.readyAt['{figure}']", timeout=timeout)
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
