@@ -14,6 +14,7 @@ new one behind the link, never a mix. Stale versions are removed afterwards.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -70,6 +71,15 @@ def write_bundle(root, experiment_id: str, manifest: dict, arrays: dict) -> Path
     root = Path(root)
     store = root / STORE
     store.mkdir(parents=True, exist_ok=True)
+    # One writer per experiment at a time; writers of other experiments run freely.
+    with open(store / f"{experiment_id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        link = _write_version(root, store, experiment_id, manifest, arrays)
+        remove_stale_versions(root, experiment_id)
+    return link
+
+
+def _write_version(root: Path, store: Path, experiment_id: str, manifest: dict, arrays: dict) -> Path:
     stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
     version = store / f"{experiment_id}.{stamp}"
     version.mkdir()
@@ -108,24 +118,24 @@ def write_bundle(root, experiment_id: str, manifest: dict, arrays: dict) -> Path
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
-    remove_stale_versions(root)
     return link
 
 
-def remove_stale_versions(root) -> None:
-    """Delete versioned folders and temporary links no bundle link points to."""
+def remove_stale_versions(root, experiment_id: str) -> None:
+    """Delete this experiment's versions and temporary links that its link does not use.
+
+    Call it holding the experiment's lock: another writer's version of the
+    same experiment, still being written, would otherwise look stale.
+    """
     root = Path(root)
     store = root / STORE
-    if not store.is_dir():
-        return
-    live = {os.readlink(p) for p in root.iterdir() if p.is_symlink() and not p.name.startswith(".")}
-    live = {Path(t).name for t in live}
-    for version in store.iterdir():
-        if version.name not in live:
+    link = root / experiment_id
+    live = Path(os.readlink(link)).name if link.is_symlink() else None
+    for version in store.glob(f"{experiment_id}.*"):
+        if version.is_dir() and version.name != live:
             shutil.rmtree(version, ignore_errors=True)
-    for p in root.iterdir():
-        if p.is_symlink() and p.name.startswith(".") and ".link-" in p.name:
-            p.unlink(missing_ok=True)
+    for tmp_link in root.glob(f".{experiment_id}.link-*"):
+        tmp_link.unlink(missing_ok=True)
 
 
 @dataclass

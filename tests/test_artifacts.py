@@ -31,7 +31,7 @@ def test_replacement_keeps_one_version(tmp_path):
     _write(tmp_path, 1.0)
     path = _write(tmp_path, 2.0)
     np.testing.assert_array_equal(read_bundle(path).arrays["a"], 2.0)
-    assert len(list((tmp_path / ".store").iterdir())) == 1
+    assert len([p for p in (tmp_path / ".store").iterdir() if p.is_dir()]) == 1
 
 
 def test_corrupt_file_is_named(tmp_path):
@@ -82,7 +82,7 @@ def test_failed_write_leaves_previous_bundle(tmp_path):
     with pytest.raises(BundleError, match="dtype"):
         write_bundle(tmp_path, "exp-2-3", dict(META), {"a": np.zeros(2, dtype=complex)})
     np.testing.assert_array_equal(read_bundle(path).arrays["a"], 1.0)
-    assert len(list((tmp_path / ".store").iterdir())) == 1
+    assert len([p for p in (tmp_path / ".store").iterdir() if p.is_dir()]) == 1
 
 
 def test_plain_folder_is_not_clobbered(tmp_path):
@@ -90,3 +90,18 @@ def test_plain_folder_is_not_clobbered(tmp_path):
     with pytest.raises(BundleError, match="is not a bundle link"):
         _write(tmp_path)
     assert os.listdir(tmp_path / "exp-2-3") == []
+
+
+def test_concurrent_writers_of_different_experiments(tmp_path):
+    """A writer's clean-up must not delete another experiment's version in progress."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write_many(exp_id):
+        for value in range(15):
+            write_bundle(tmp_path, exp_id, dict(META), {"a": np.full((50, 50), value, "<f4")})
+        return read_bundle(tmp_path / exp_id)
+
+    with ThreadPoolExecutor(3) as pool:
+        bundles = list(pool.map(write_many, ["p-0-1", "p-2-3", "p-4-5"]))
+    assert [float(b.arrays["a"][0, 0]) for b in bundles] == [14.0] * 3
+    assert len([p for p in (tmp_path / ".store").iterdir() if p.is_dir()]) == 3
