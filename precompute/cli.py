@@ -57,6 +57,10 @@ def parse_per_class(text: str) -> int | None:
 
 
 def cmd_precompute(args) -> int:
+    if args.network:
+        return cmd_precompute_network(args)
+    if args.toy:
+        return cmd_precompute_toy(args)
     if args.all_pairs:
         return cmd_precompute_all_pairs(args)
     from tqdm import tqdm
@@ -87,6 +91,48 @@ def cmd_precompute(args) -> int:
     if not args.quiet:
         print(summary_table(manifest["models"]))
     print(f"Wrote {path} ({len(manifest['models'])} models, {manifest['counts']['train']} training images).")
+    return 0
+
+
+def cmd_precompute_network(args) -> int:
+    """Train the two networks, attack, and write the ``network-mnist`` bundle."""
+    from tqdm import tqdm
+
+    from precompute.artifacts import write_bundle
+    from precompute.data import load_digits_dataset
+    from precompute.network import ARCHITECTURE, DEFAULT_ALPHAS, EXPERIMENT_ID, build_network_experiment
+
+    digits = load_digits_dataset(args.mnist_dir)
+    if digits.notice:
+        print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
+    epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])[1]
+    # One tick per training epoch and one per network's 90 attacks.
+    bar = tqdm(total=len(DEFAULT_ALPHAS) * (epochs + 1), desc="network", unit="step", disable=args.quiet)
+
+    def progress(label):
+        bar.set_postfix_str(label)
+        bar.update(1)
+
+    manifest, arrays = build_network_experiment(digits, progress=progress)
+    bar.close()
+    path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
+    for m in manifest["models"]:
+        print(f"alpha {m['alpha']:g}: test accuracy {m['test_accuracy']:.4f}, "
+              f"{m['attacks_reached']}/{m['attacks']} attacks reached p ≥ {manifest['attack']['threshold']}, "
+              f"median L2 {m['median_l2_reached']}")
+    print(f"Wrote {path}.")
+    return 0
+
+
+def cmd_precompute_toy(args) -> int:
+    """Solve the toy problem's SVM path and write the ``toy`` bundle."""
+    from precompute.artifacts import write_bundle
+    from precompute.toy import EXPERIMENT_ID, build_toy_experiment
+
+    manifest, arrays = build_toy_experiment()
+    path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
+    thetas = [m["theta_deg"] for m in manifest["models"]]
+    print(f"Wrote {path} ({len(thetas)} models, θ from {thetas[0]:.2f}° to {thetas[-1]:.2f}°).")
     return 0
 
 
@@ -184,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="with --all-pairs: run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
                    "its workers must see the same MNIST folder and --out")
+    p.add_argument("--network", action="store_true",
+                   help="instead of an SVM pair: train the small network at two weight decays on all of "
+                   "MNIST, attack one test image per digit towards every digit, write OUT/network-mnist/")
+    p.add_argument("--toy", action="store_true",
+                   help="instead of an SVM pair: solve the toy problem's SVM path, write OUT/toy/")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=cmd_precompute)
 

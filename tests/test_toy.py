@@ -112,3 +112,12 @@ def test_toy_bundle_round_trip(tmp_path):
     # The stored plane weights are the full weights projected on e₁ and e₂.
     e1, e2 = toy.basis(2)
     np.testing.assert_allclose(bundle.arrays["plane_weights"], bundle.arrays["weights"] @ np.stack([e1, e2]).T)
+
+
+def test_cli_writes_the_toy_bundle(tmp_path, capsys):
+    from precompute.cli import main
+
+    assert main(["precompute", "--toy", "--out", str(tmp_path), "--quiet"]) == 0
+    bundle = read_bundle(tmp_path / toy.EXPERIMENT_ID)
+    assert len(bundle.manifest["models"]) == len(toy.DEFAULT_LOG_LAMBDA)
+    assert "θ from 71" in capsys.readouterr().out
