@@ -203,13 +203,15 @@ def read_bundle(path, verify: bool = True) -> Bundle:
 
 
 def list_bundles(root) -> list[Path]:
-    """The bundle links (or folders) under ``root``, sorted by name."""
+    """The bundle links (or folders) under ``root``, sorted by name.
+
+    Every visible folder counts, complete or not, so that a damaged bundle is
+    reported rather than silently skipped.
+    """
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(
-        p for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file()
-    )
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir())
 
 
 def read_all(root, verify: bool = True) -> dict:
