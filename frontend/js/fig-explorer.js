@@ -176,7 +176,7 @@ export function mount(root, store, plotly = null) {
     const tx = [lo, Math.min(Math.max(kink, lo), hi), hi];
     const hinge = tx.map((t) => Math.max(0, 1 - m.w_norm * t));
     const traces = [
-      { type: 'bar', name: 'train', x: centres, y: fTrain, width: (hi - lo) / 60, marker: { color: 'rgba(90,90,90,0.55)' }, hovertemplate: '%{y:.3f}<extra>train</extra>' },
+      { type: 'scatter', mode: 'lines', name: 'train', x: centres, y: fTrain, line: { shape: 'hvh', width: 0 }, fill: 'tozeroy', fillcolor: 'rgba(90,90,90,0.5)', hovertemplate: '%{y:.3f}<extra>train</extra>' },
       { type: 'scatter', mode: 'lines', name: 'test', x: centres, y: fTest, line: { shape: 'hvh', color: '#444', width: 1.5 }, hovertemplate: '%{y:.3f}<extra>test</extra>' },
       { type: 'scatter', mode: 'lines', name: 'hinge loss', x: tx, y: hinge, yaxis: 'y2', line: { color: '#7b2cbf', width: 2 }, hoverinfo: 'skip' },
     ];
@@ -214,15 +214,38 @@ export function mount(root, store, plotly = null) {
     curves = { traces, axes, narrow };
   }
 
+  // The curves are drawn by Plotly once per experiment; the current-λ marker is a CSS
+  // overlay placed from Plotly's own axis mapping, so a λ step costs no Plotly redraw.
+  const marker = el('div', { class: 'curve-marker', 'aria-hidden': 'true' });
+  let curvesDrawn = null;
   function curvePlot(k) {
-    const a = exp.grid[k];
+    if (curvesDrawn !== exp.id) {
+      curvesDrawn = exp.id;
+      curveDiv.style.position = 'relative';
+      drawCurves();
+      curveDiv.append(marker);
+    }
+    placeMarker(k);
+  }
+  function placeMarker(k) {
+    const full = curveDiv._fullLayout;
+    if (!full) return;
+    marker.replaceChildren(...['xaxis', 'xaxis2', 'xaxis3'].map((name, i) => {
+      const xa = full[name]; const ya = full[['yaxis', 'yaxis2', 'yaxis3'][i]];
+      const line = el('span', {});
+      line.style.left = `${xa._offset + xa.l2p(exp.grid[k])}px`;
+      line.style.top = `${ya._offset}px`;
+      line.style.height = `${ya._length}px`;
+      return line;
+    }));
+  }
+  function drawCurves() {
     const { traces, axes, narrow } = curves;
     const layout = {
       font: plotFont(), height: narrow ? 560 : 280, margin: { l: 44, r: 10, t: 24, b: 40 },
       grid: narrow ? { rows: 3, columns: 1, pattern: 'independent', ygap: 0.35 } : { rows: 1, columns: 3, pattern: 'independent', xgap: 0.3 },
       ...axes,
       showlegend: true, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } },
-      shapes: ['', '2', '3'].map((ax) => ({ type: 'line', xref: `x${ax}`, yref: `y${ax} domain`, x0: a, x1: a, y0: 0, y1: 1, line: { color: '#c00', width: 1.5 } })),
       hovermode: 'x', paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: '#fff',
     };
     const done = window.Plotly.react(curveDiv, traces, layout, PLOT_CONFIG);
@@ -232,6 +255,7 @@ export function mount(root, store, plotly = null) {
         const p = ev.points?.[0];
         if (p) store.set({ lambda: p.x });
       });
+      curveDiv.on('plotly_afterplot', () => placeMarker(kNow));
     }
     return done;
   }
@@ -296,6 +320,7 @@ export function mount(root, store, plotly = null) {
 
   return follow(store, {
     plotly,
+    root,
     names: NAMES,
     half: HALF,
     async load(e, state) {

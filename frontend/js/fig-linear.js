@@ -34,6 +34,7 @@ export function mount(root, store, plotly = null) {
 
   return follow(store, {
     plotly,
+    root,
     names: NAMES,
     load(e) {
       exp = e;

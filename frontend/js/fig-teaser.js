@@ -25,6 +25,7 @@ export function mount(root, store, plotly = null) {
   let plane = null;
   return follow(store, {
     plotly,
+    root,
     names: NAMES,
     half: HALF,
     load(e) {

@@ -10,9 +10,19 @@ export function kFor(exp, state) {
 
 // Load a figure's arrays for the store's pair, call `load` once per experiment and
 // `step(k, state, changed)` on every later change. A λ step never touches the network.
-export function follow(store, { names, half = [], load, step, onError, plotly = null }) {
+export function follow(store, { names, half = [], load, step, onError, plotly = null, root = null }) {
   let exp = null;
   let token = 0;
+  // A figure scrolled out of view does not redraw on every λ step; it catches up with
+  // the latest state when it comes back (window.__tilting.updateOffscreen forces redraws).
+  let visible = true;
+  let pending = null;
+  if (root && 'IntersectionObserver' in window) {
+    new IntersectionObserver(([entry]) => {
+      visible = entry.isIntersecting;
+      if (visible && pending && exp) { const p = pending; pending = null; step(kFor(exp, p.state), p.state, p.changed); }
+    }).observe(root);
+  }
   async function refresh(state) {
     const mine = ++token;
     try {
@@ -28,7 +38,8 @@ export function follow(store, { names, half = [], load, step, onError, plotly = 
   }
   store.subscribe((state, changed) => {
     if (changed.includes('pair')) refresh(state);
-    else if (exp) step(kFor(exp, state), state, changed);
+    else if (exp && (visible || window.__tilting?.updateOffscreen)) step(kFor(exp, state), state, changed);
+    else if (exp) pending = { state, changed: [...new Set([...(pending?.changed ?? []), ...changed])] };
   });
   return refresh(store.get());
 }

@@ -1,0 +1,157 @@
+"""Browser benchmark: the article in headless Chromium against `tilting serve`.
+
+    python -m benchmarks.browser_bench [--artifacts DIR] [--url URL] [--runs 3]
+
+With the real MNIST 2-vs-3 bundle (n = 6,000, 81 models) it measures
+  * first figure: navigation start → the teaser is interactive (its data, code and
+    plotly.js loaded and drawn), median of cold-cache runs;
+  * first-view bytes: compressed bytes (CDP encodedDataLength) the page fetched
+    before the reader scrolls, against the same view with float32 plane coordinates;
+  * λ step: one store update applied to every linked figure (teaser, linear and
+    explorer, all training points), timed in-page with performance.now() around the
+    update plus the next requestAnimationFrame, over a full sweep of the 81 models
+    (p50/p95), against the same loop with no update (the frame floor).
+--url uses an already running server instead of starting `tilting serve`.
+"""
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.common import ROOT, machine, stamp
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]
+
+SWEEP = """async ({ update, offscreen }) => {
+  const t = window.__tilting;
+  t.updateOffscreen = offscreen;
+  const grid = (await (await fetch('api/experiments/mnist-2-3.json')).json()).models.map(m => m.log10_lambda);
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+  const times = [];
+  await frame();
+  for (let pass = 0; pass < 2; pass++) {
+    for (let k = 0; k < grid.length; k++) {
+      const kk = pass ? grid.length - 1 - k : k;
+      const t0 = performance.now();
+      if (update) t.store.set({ lambda: grid[kk] });
+      await frame();
+      times.push(performance.now() - t0);
+    }
+  }
+  return times;
+}"""
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def start_server(artifacts: Path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "tilting"
+    proc = subprocess.Popen([str(exe), "serve", "--artifacts", str(artifacts), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/"
+    for _ in range(150):
+        if proc.poll() is not None:
+            raise SystemExit(f"tilting serve failed: {proc.stderr.read()}")
+        try:
+            urllib.request.urlopen(base + "api/experiments.json", timeout=1)
+            return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("tilting serve did not start")
+
+
+def first_view(browser, base):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    sizes = {}
+    urls = {}
+    cdp.on("Network.responseReceived", lambda e: urls.__setitem__(e["requestId"], e["response"]["url"]))
+    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+    page.goto(base)
+    page.wait_for_function("window.__tilting && window.__tilting.readyAt && window.__tilting.readyAt.teaser", timeout=60000)
+    ready = page.evaluate("new Promise(r => requestAnimationFrame(() => r(window.__tilting.readyAt.teaser)))")
+    page.wait_for_timeout(1500)  # let anything else the first view asks for arrive
+    by_url = {urls.get(k, k): v for k, v in sizes.items()}
+    context.close()
+    return ready, by_url
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--artifacts", type=Path, default=ROOT / "artifacts")
+    parser.add_argument("--url", help="benchmark an already running server")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    proc = None
+    if args.url:
+        base = args.url.rstrip("/") + "/"
+    else:
+        proc, base = start_server(args.artifacts)
+    try:
+        manifest = json.load(urllib.request.urlopen(base + "api/experiments/mnist-2-3.json"))
+        n, K = manifest["counts"]["train"], len(manifest["models"])
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            runs = [first_view(browser, base) for _ in range(args.runs)]
+            first_ms = statistics.median(r[0] for r in runs)
+            by_url = runs[-1][1]
+            total = sum(by_url.values())
+            v_f16 = sum(v for u, v in by_url.items() if "train_v" in u)
+            v_f32_raw = 4 * K * n
+
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            page = context.new_page()
+            page.goto(base + "?pair=2-3")
+            for sel in ("#fig-linear", "#fig-explorer"):
+                page.locator(sel).scroll_into_view_if_needed()
+            page.wait_for_function("['teaser','linear','explorer'].every(f => window.__tilting.readyAt[f])", timeout=60000)
+            page.wait_for_timeout(500)
+            floor = page.evaluate(SWEEP, {"update": False, "offscreen": True})
+            steps = page.evaluate(SWEEP, {"update": True, "offscreen": True})  # every linked figure
+            visible = page.evaluate(SWEEP, {"update": True, "offscreen": False})  # what the reader sees
+            context.close()
+            browser.close()
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    result = {
+        "when": stamp(), "machine": machine(), "n": n, "models": K,
+        "first_figure_ms": round(first_ms, 1), "first_figure_runs_ms": [round(r[0], 1) for r in runs],
+        "first_view_bytes": total, "first_view_requests": len(by_url),
+        "train_v_f16_bytes": v_f16, "train_v_f32_raw_bytes": v_f32_raw,
+        "first_view_bytes_with_f32_plane": total - v_f16 + v_f32_raw,
+        "step_p50_ms": round(pct(steps, 0.5), 2), "step_p95_ms": round(pct(steps, 0.95), 2),
+        "visible_step_p50_ms": round(pct(visible, 0.5), 2), "visible_step_p95_ms": round(pct(visible, 0.95), 2),
+        "frame_floor_p50_ms": round(pct(floor, 0.5), 2), "frame_floor_p95_ms": round(pct(floor, 0.95), 2),
+        "steps_measured": len(steps),
+        "largest_first_view_responses": sorted(((v, u.split("/")[-1]) for u, v in by_url.items()), reverse=True)[:6],
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
