@@ -117,9 +117,10 @@ def cmd_precompute_network(args) -> int:
     bar.close()
     path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
     for m in manifest["models"]:
+        median = "n/a" if m["median_l2_reached"] is None else f"{m['median_l2_reached']:.3f}"
         print(f"alpha {m['alpha']:g}: test accuracy {m['test_accuracy']:.4f}, "
               f"{m['attacks_reached']}/{m['attacks']} attacks reached p ≥ {manifest['attack']['threshold']}, "
-              f"median L2 {m['median_l2_reached']}")
+              f"median L2 of those {median}")
     print(f"Wrote {path}.")
     return 0
 
