@@ -63,35 +63,47 @@ def cmd_precompute(args) -> int:
         return cmd_precompute_toy(args)
     if args.all_pairs:
         return cmd_precompute_all_pairs(args)
+    precompute_pair(
+        *args.pair, per_class=args.per_class, log_lambda=args.log_lambda,
+        mnist_dir=args.mnist_dir, out=args.out, quiet=args.quiet,
+    )
+    return 0
+
+
+def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, quiet=False) -> Path:
+    """Build one digit pair's bundle with a progress bar; the path of the bundle written.
+
+    Shared by ``tilting precompute`` and ``tilting serve`` (which builds the
+    default pair when the artifacts folder is empty).
+    """
     from tqdm import tqdm
 
     from precompute.artifacts import write_bundle
     from precompute.data import check_pair, load_digits_dataset
     from precompute.experiment import build_experiment, experiment_id
 
-    digit_i, digit_j = args.pair
     check_pair(digit_i, digit_j)
-    log_lambdas = parse_grid(args.log_lambda)
-    digits = load_digits_dataset(args.mnist_dir)
+    log_lambdas = parse_grid(log_lambda)
+    digits = load_digits_dataset(mnist_dir)
     if digits.notice:
         print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
-    exp_id = experiment_id(digits.name, digit_i, digit_j, args.per_class)
+    exp_id = experiment_id(digits.name, digit_i, digit_j, per_class)
 
-    bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=args.quiet)
+    bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=quiet)
 
     def progress(k, lam):
         bar.set_postfix_str(f"log10 λ = {np.log10(lam):+.1f}")
         bar.update(1)
 
     manifest, arrays = build_experiment(
-        digits, digit_i, digit_j, log_lambdas, per_class=args.per_class, progress=progress
+        digits, digit_i, digit_j, log_lambdas, per_class=per_class, progress=progress
     )
     bar.close()
-    path = write_bundle(args.out, exp_id, manifest, arrays)
-    if not args.quiet:
+    path = write_bundle(out, exp_id, manifest, arrays)
+    if not quiet:
         print(summary_table(manifest["models"]))
     print(f"Wrote {path} ({len(manifest['models'])} models, {manifest['counts']['train']} training images).")
-    return 0
+    return path
 
 
 def cmd_precompute_network(args) -> int:
@@ -198,6 +210,13 @@ def cmd_fetch_mnist(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    # Imported here so that `tilting precompute` does not pay for FastAPI.
+    from backend.server import serve
+
+    return serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tilting",
@@ -249,6 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Download the four MNIST files, verifying their SHA-256.")
     p.add_argument("--dest", metavar="DIR", help="where to put them (default: the user cache)")
     p.set_defaults(func=cmd_fetch_mnist)
+
+    p = sub.add_parser("serve", help="serve the explorable and its JSON API",
+                       description="Serve the article, the embeddable figures and the JSON API "
+                       "(docs at /docs) over every bundle in --artifacts. With no bundle there, first "
+                       "build the default experiment (digits 2 vs 3). A damaged bundle stops start-up.")
+    p.add_argument("--artifacts", default=default_artifacts_dir(), metavar="DIR",
+                   help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: 127.0.0.1, loopback only; 0.0.0.0 exposes it)")
+    p.add_argument("--port", type=int, default=8000, help="default: 8000")
+    p.add_argument("--mnist-dir", metavar="DIR",
+                   help="MNIST folder, used only to build the default experiment when none exists")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="server processes sharing the port (default: 1)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level; 'warning' drops the per-request access log")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
