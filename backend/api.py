@@ -1,0 +1,223 @@
+"""The JSON API under /api: experiments, models, arrays, gallery images, analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import Response
+
+from backend.models import (
+    AnalyzeRequest,
+    AnalyzeResponse,
+    ErrorBody,
+    ExperimentDetail,
+    ExperimentList,
+    GalleryImage,
+    ModelDetail,
+)
+from backend.store import Experiment, Payload, Store
+from precompute import geometry as geo
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+router = APIRouter(prefix="/api", tags=["experiments"], responses=ERRORS)
+
+
+def payload_response(request: Request, payload: Payload, cache_control: str) -> Response:
+    """The payload, gzip'd when accepted, or 304 when the client has it already."""
+    gzip_ok = "gzip" in request.headers.get("accept-encoding", "") and len(payload.body) > 512
+    etag = payload.etag[:-1] + '-gz"' if gzip_ok else payload.etag
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding", **payload.headers}
+    cached = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
+    if "*" in cached or payload.etag in cached or etag in cached:
+        return Response(status_code=304, headers=headers)
+    if gzip_ok:
+        headers["Content-Encoding"] = "gzip"
+        return Response(payload.gzipped, media_type=payload.media_type, headers=headers)
+    return Response(payload.body, media_type=payload.media_type, headers=headers)
+
+
+def store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def experiment(request: Request, exp_id: str) -> Experiment:
+    experiments = store(request).experiments
+    if exp_id not in experiments:
+        known = ", ".join(experiments) or "none (run `tilting precompute`)"
+        raise HTTPException(404, f"Unknown experiment {exp_id!r}; available: {known}.")
+    return experiments[exp_id]
+
+
+def model_index(exp: Experiment, k: int | None) -> int:
+    count = len(exp.models)
+    if k is None:
+        return count // 2
+    if not 0 <= k < count:
+        raise HTTPException(404, f"Experiment {exp.id} has models 0..{count - 1}; there is no model {k}.")
+    return k
+
+
+def model_params(exp: Experiment, k: int):
+    return exp.array("weights")[k].astype(np.float64), float(exp.array("intercepts")[k])
+
+
+def digit_of(exp: Experiment, score: float) -> int:
+    return exp.bundle.manifest["digits"][1 if score > 0 else 0]
+
+
+def image_set(exp: Experiment, x: np.ndarray, k: int) -> dict:
+    """x, x_p, x_m and the valid-image adversarial at model k, with scores and distances."""
+    w, b = model_params(exp, k)
+    norm = float(np.linalg.norm(w))
+    projected = geo.projected_image(x[None], w, b)[0]
+    mirror = geo.mirror_image(x[None], w, b)[0]
+    adversarial, adv_distance = geo.box_adversarial(x, w, b)
+    exists = bool(np.isfinite(adv_distance))
+    score = float(x @ w + b)
+    scores = {
+        "original": score,
+        "projected": float(projected @ w + b),
+        "mirror": float(mirror @ w + b),
+        "adversarial": float(adversarial @ w + b) if exists else None,
+    }
+    return {
+        "image": x.tolist(),
+        "projected": projected.tolist(),
+        "mirror": mirror.tolist(),
+        "adversarial": adversarial.tolist() if exists else None,
+        "scores": scores,
+        "distances": {
+            "to_boundary": score / norm,
+            "mirror": float(np.linalg.norm(mirror - x)),
+            "adversarial": float(adv_distance) if exists else None,
+        },
+        "predicted": {
+            "original": digit_of(exp, score),
+            "mirror": digit_of(exp, scores["mirror"]),
+            "adversarial": digit_of(exp, scores["adversarial"]) if exists else None,
+        },
+    }
+
+
+@router.get("/experiments", response_model=ExperimentList, summary="List the experiments")
+@router.get("/experiments.json", response_model=ExperimentList, include_in_schema=False)
+def list_experiments(request: Request):
+    """Every experiment (digit pair) this server has, with its counts and grid."""
+    return payload_response(request, store(request).listing_payload, REVALIDATE)
+
+
+# Decorators register bottom-up: the ".json" alias must come first to match first.
+@router.get("/experiments/{exp_id}", response_model=ExperimentDetail, summary="One experiment")
+@router.get("/experiments/{exp_id}.json", response_model=ExperimentDetail, include_in_schema=False)
+def get_experiment(request: Request, exp_id: str = Path(examples=["mnist-2-3"])):
+    """Metadata, the per-model metrics table (λ, θ, d_adv, errors, ‖w‖, b′, duality gap, …)
+    and the URLs of the bulk arrays."""
+    return payload_response(request, experiment(request, exp_id).detail_payload, REVALIDATE)
+
+
+@router.get(
+    "/experiments/{exp_id}/arrays/{file}",
+    summary="A bulk array (binary or JSON)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "`NAME.bin`: the array's raw little-endian bytes in C order, its dtype and "
+            "shape in the X-Array-Dtype and X-Array-Shape headers. `NAME.f16.bin`: the same "
+            "float array as float16. `NAME.json`: {name, dtype, shape, data} with inf as null.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": {"type": "object"}}},
+        },
+        304: {"description": "Not modified (If-None-Match matched the ETag)."},
+    },
+)
+def get_array(
+    request: Request,
+    exp_id: str = Path(examples=["mnist-2-3"]),
+    file: str = Path(description="NAME.bin, NAME.f16.bin or NAME.json", examples=["train_v.f16.bin"]),
+    v: str | None = Query(None, max_length=64, description="Content version from the experiment's "
+                          "`arrays` table; with it the response is cacheable forever."),
+):
+    exp = experiment(request, exp_id)
+    payload = exp.arrays.get(file)
+    if payload is None:
+        names = ", ".join(sorted(exp.versions))
+        raise HTTPException(404, f"No array file {file!r} in {exp_id}; arrays are {names} "
+                                 "(as NAME.bin, NAME.f16.bin for floats, or NAME.json).")
+    name = file.split(".")[0]
+    if v is not None and v != exp.versions[name]:
+        raise HTTPException(404, f"Version {v!r} of {file} is gone; the current one is {exp.versions[name]!r}.")
+    return payload_response(request, payload, IMMUTABLE if v is not None else REVALIDATE)
+
+
+@router.get("/experiments/{exp_id}/models/{k}", response_model=ModelDetail, summary="One model")
+def get_model(request: Request, exp_id: str = Path(examples=["mnist-2-3"]), k: int = Path(examples=[40])):
+    """A model's metrics with its weight vector w and the plane axis n̂."""
+    exp = experiment(request, exp_id)
+    k = model_index(exp, k)
+    metrics = exp.models[k]
+    return {
+        **metrics,
+        "cos_theta": float(np.cos(metrics["theta"])),
+        "w": exp.array("weights")[k].astype(float).tolist(),
+        "normal": exp.array("normals")[k].astype(float).tolist(),
+    }
+
+
+@router.get("/experiments/{exp_id}/images/{index}", response_model=GalleryImage, summary="A gallery image")
+def get_gallery_image(
+    request: Request,
+    exp_id: str = Path(examples=["mnist-2-3"]),
+    index: int = Path(description="Position in the gallery (gallery_images).", examples=[0]),
+    k: int | None = Query(None, description="Model index (default: the middle of the grid)."),
+):
+    """A test image of the gallery with x_p, x_m and the valid-image minimal adversarial at model k."""
+    exp = experiment(request, exp_id)
+    images = exp.array("gallery_images")
+    if not 0 <= index < len(images):
+        raise HTTPException(404, f"The gallery of {exp_id} has images 0..{len(images) - 1}; there is no {index}.")
+    k = model_index(exp, k)
+    y = int(exp.array("gallery_y")[index])
+    return {
+        "index": index,
+        "digit": exp.bundle.manifest["digits"][0 if y < 0 else 1],
+        "y": y,
+        "test_index": int(exp.array("gallery_index")[index]),
+        "k": k,
+        "log10_lambda": exp.models[k]["log10_lambda"],
+        **image_set(exp, images[index].astype(np.float64), k),
+    }
+
+
+@router.post(
+    "/experiments/{exp_id}/analyze",
+    response_model=AnalyzeResponse,
+    summary="Analyse an image",
+    responses={413: {"model": ErrorBody}},
+)
+def analyze(request: Request, body: AnalyzeRequest, exp_id: str = Path(examples=["mnist-2-3"])):
+    """Any image (pixels in [0, 1]) through every model: score, signed distance, prediction and
+    plane coordinates; plus x_p, x_m and the valid-image adversarial at model k."""
+    exp = experiment(request, exp_id)
+    side = exp.bundle.manifest["dataset"]["image_side"]
+    if len(body.image) != side * side:
+        raise HTTPException(422, f"image has {len(body.image)} pixels; {exp_id} needs {side}×{side} = {side * side}.")
+    k = model_index(exp, body.k)
+    x = np.asarray(body.image, dtype=np.float64)
+    weights = exp.array("weights").astype(np.float64)
+    scores = weights @ x + exp.array("intercepts")
+    centred = x - exp.array("centroids").astype(np.float64).mean(axis=0)
+    digits = exp.bundle.manifest["digits"]
+    return {
+        "k": k,
+        "u": float(centred @ exp.array("z_hat")),
+        "models": {
+            "score": scores.tolist(),
+            "distance": (scores / np.linalg.norm(weights, axis=1)).tolist(),
+            "predicted": [digits[1] if s > 0 else digits[0] for s in scores],
+            "v": (exp.array("normals").astype(np.float64) @ centred).tolist(),
+        },
+        **image_set(exp, x, k),
+    }

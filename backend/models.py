@@ -1,0 +1,174 @@
+"""Pydantic models of the API's requests and responses (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Pixel = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class ErrorBody(BaseModel):
+    """Every error: one sentence for people."""
+
+    detail: str = Field(examples=["Unknown experiment 'mnist-2-4'; available: mnist-2-3."])
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    experiments: int = Field(examples=[1])
+
+
+class Counts(BaseModel):
+    train: int = Field(examples=[6000])
+    test: int = Field(examples=[2042])
+    train_i: int
+    train_j: int
+    test_i: int
+    test_j: int
+    features: int = Field(examples=[784])
+
+
+class ExperimentSummary(BaseModel):
+    id: str = Field(examples=["mnist-2-3"])
+    title: str = Field(examples=["Digit 2 (I, y = −1) vs digit 3 (J, y = +1)"])
+    dataset: str = Field(description="'mnist', or 'sklearn-digits' for the 8×8 fallback.", examples=["mnist"])
+    digits: list[int] = Field(description="[I, J]: I has label −1, J label +1.", examples=[[2, 3]])
+    counts: Counts
+    grid_size: int = Field(examples=[81])
+    log10_lambda_min: float = Field(examples=[-6.0])
+    log10_lambda_max: float = Field(examples=[2.0])
+    notice: str | None = Field(description="Set when the data is not the real MNIST.", examples=[None])
+
+
+class ExperimentList(BaseModel):
+    experiments: list[ExperimentSummary]
+
+
+class ModelMetrics(BaseModel):
+    """One model of the path; distances are in L2 pixel units."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    k: int = Field(examples=[40])
+    log10_lambda: float = Field(examples=[-2.0])
+    lambda_: float = Field(alias="lambda", examples=[0.01])
+    theta: float = Field(description="Tilting angle between ŵ and ẑ, radians.")
+    theta_deg: float = Field(examples=[45.9])
+    w_norm: float
+    b: float
+    b_prime: float = Field(description="b/‖w‖.")
+    bias_low: float = Field(description="Lower end of the optimal bias interval.")
+    bias_high: float = Field(description="Upper end of the optimal bias interval (b is its midpoint).")
+    boundary_offset: float = Field(description="c in the plane's boundary line cos θ·u + sin θ·v + c = 0.")
+    d_adv: float = Field(description="Mean signed distance (1/n) Σ y d(x) of the training set.")
+    d_err: float = Field(description="(1/n) Σ over misclassified training points of −y d(x).")
+    train_error: float
+    test_error: float
+    mean_hinge: float
+    objective: float = Field(description="Mean hinge + λ‖w‖² at the solution.")
+    dual_objective: float
+    duality_gap: float
+    relative_gap: float
+    n_support: int
+    n_margin_support: int
+    smo_iterations: int
+    polished: bool
+    normal_inherited: bool = Field(description="True where n̂ was taken from a neighbour (θ ≈ 0).")
+    robust_accuracy_1: float = Field(description="Test accuracy against valid-image L2 attacks of size 1.")
+
+
+class ArrayInfo(BaseModel):
+    dtype: str = Field(examples=["float32"])
+    shape: list[int] = Field(examples=[[81, 6000]])
+    sha256: str = Field(description="SHA-256 of the raw bytes served at `url`; also their ETag.")
+    url: str = Field(description="Raw little-endian bytes, relative to /api/.",
+                     examples=["experiments/mnist-2-3/arrays/train_v.bin?v=759578d3130e188b"])
+    url_json: str
+    url_f16: str | None = Field(description="The same array as float16, for float arrays.")
+
+
+class Dataset(BaseModel):
+    name: str
+    source: str
+    checksums: dict[str, str]
+    image_side: int = Field(examples=[28])
+    notice: str | None
+
+
+class Grid(BaseModel):
+    log10_lambda: list[float]
+    size: int
+
+
+class ExperimentDetail(BaseModel):
+    id: str
+    title: str
+    created: str
+    build_seconds: float
+    dataset: Dataset
+    digits: list[int]
+    per_class: int | None
+    counts: Counts
+    grid: Grid
+    loss: str
+    solver: dict[str, str | float]
+    rules: dict[str, str]
+    robust_radii: list[float]
+    models: list[ModelMetrics]
+    software: dict[str, str | None]
+    arrays: dict[str, ArrayInfo]
+
+
+class ModelDetail(ModelMetrics):
+    cos_theta: float
+    w: list[float] = Field(description="The weight vector, row-major image order.")
+    normal: list[float] = Field(description="n̂, the tilting plane's second axis.")
+
+
+class ImageSet(BaseModel):
+    """An image and what model k makes of it."""
+
+    image: list[float]
+    projected: list[float] = Field(description="x_p = x − d(x)ŵ: on the boundary.")
+    mirror: list[float] = Field(description="x_m = x − 2d(x)ŵ: as confident, on the other side.")
+    adversarial: list[float] | None = Field(
+        description="The smallest change keeping pixels in [0, 1] that crosses the boundary; "
+        "null when none exists."
+    )
+    scores: dict[str, float | None] = Field(description="w·x + b of original, projected, mirror, adversarial.")
+    distances: dict[str, float | None] = Field(
+        description="to_boundary (signed d(x)), mirror (‖x_m − x‖), adversarial (‖x_adv − x‖)."
+    )
+    predicted: dict[str, int | None] = Field(description="The digit the model predicts for each.")
+
+
+class GalleryImage(ImageSet):
+    index: int
+    digit: int
+    y: int
+    test_index: int = Field(description="Position in the MNIST test file.")
+    k: int
+    log10_lambda: float
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"image": [0.0] * 784, "k": 40}]})
+
+    image: list[Pixel] = Field(description="The image's pixels in [0, 1], row by row (784 for MNIST).",
+                               max_length=4096)
+    k: int | None = Field(None, description="Model for the adversarial images (default: mid-grid).")
+
+
+class PerModel(BaseModel):
+    score: list[float]
+    distance: list[float]
+    predicted: list[int]
+    v: list[float] = Field(description="Plane coordinate along each model's n̂.")
+
+
+class AnalyzeResponse(ImageSet):
+    k: int
+    u: float = Field(description="Plane coordinate along ẑ (the same for every model).")
+    models: PerModel
