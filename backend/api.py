@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
@@ -49,6 +51,14 @@ def experiment(request: Request, exp_id: str) -> Experiment:
         known = ", ".join(experiments) or "none (run `tilting precompute`)"
         raise HTTPException(404, f"Unknown experiment {exp_id!r}; available: {known}.")
     return experiments[exp_id]
+
+
+def figure(request: Request, fig_id: str) -> Experiment:
+    figures = store(request).figures
+    if fig_id not in figures:
+        known = ", ".join(figures) or "none (run `tilting precompute --network` or `--toy`)"
+        raise HTTPException(404, f"Unknown figure data {fig_id!r}; available: {known}.")
+    return figures[fig_id]
 
 
 def model_index(exp: Experiment, k: int | None) -> int:
@@ -102,6 +112,18 @@ def image_set(exp: Experiment, x: np.ndarray, k: int) -> dict:
     }
 
 
+def array_response(request: Request, exp: Experiment, file: str, v: str | None) -> Response:
+    payload = exp.arrays.get(file)
+    if payload is None:
+        names = ", ".join(sorted(exp.versions))
+        raise HTTPException(404, f"No array file {file!r} in {exp.id}; arrays are {names} "
+                                 "(as NAME.bin, NAME.f16.bin for floats, or NAME.json).")
+    name = file.split(".")[0]
+    if v is not None and v != exp.versions[name]:
+        raise HTTPException(404, f"Version {v!r} of {file} is gone; the current one is {exp.versions[name]!r}.")
+    return payload_response(request, payload, IMMUTABLE if v is not None else REVALIDATE)
+
+
 @router.get("/experiments", response_model=ExperimentList, summary="List the experiments")
 @router.get("/experiments.json", response_model=ExperimentList, include_in_schema=False)
 def list_experiments(request: Request):
@@ -140,16 +162,7 @@ def get_array(
     v: str | None = Query(None, max_length=64, description="Content version from the experiment's "
                           "`arrays` table; with it the response is cacheable forever."),
 ):
-    exp = experiment(request, exp_id)
-    payload = exp.arrays.get(file)
-    if payload is None:
-        names = ", ".join(sorted(exp.versions))
-        raise HTTPException(404, f"No array file {file!r} in {exp_id}; arrays are {names} "
-                                 "(as NAME.bin, NAME.f16.bin for floats, or NAME.json).")
-    name = file.split(".")[0]
-    if v is not None and v != exp.versions[name]:
-        raise HTTPException(404, f"Version {v!r} of {file} is gone; the current one is {exp.versions[name]!r}.")
-    return payload_response(request, payload, IMMUTABLE if v is not None else REVALIDATE)
+    return array_response(request, experiment(request, exp_id), file, v)
 
 
 @router.get("/experiments/{exp_id}/models/{k}", response_model=ModelDetail, summary="One model")
@@ -221,3 +234,23 @@ def analyze(request: Request, body: AnalyzeRequest, exp_id: str = Path(examples=
         },
         **image_set(exp, x, k),
     }
+
+
+FILE_DOC = Path(description="NAME.bin, NAME.f16.bin or NAME.json", examples=["originals.bin"])
+VERSION_DOC = Query(None, max_length=64, description="Content version from the `arrays` table.")
+
+
+@router.get("/figures/{fig_id}", summary="Data of a single figure", tags=["figures"],
+            response_model=dict[str, Any])
+@router.get("/figures/{fig_id}.json", include_in_schema=False, response_model=dict[str, Any])
+def get_figure(request: Request, fig_id: str = Path(examples=["network-mnist"])):
+    """The manifest of a figure's data bundle (`network-mnist`: the small network and its
+    targeted adversarial examples; `toy`: the toy problem's SVM path), with its arrays' URLs."""
+    return payload_response(request, figure(request, fig_id).detail_payload, REVALIDATE)
+
+
+@router.get("/figures/{fig_id}/arrays/{file}", summary="An array of a figure's data", tags=["figures"],
+            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+def get_figure_array(request: Request, fig_id: str = Path(examples=["network-mnist"]),
+                     file: str = FILE_DOC, v: str | None = VERSION_DOC):
+    return array_response(request, figure(request, fig_id), file, v)

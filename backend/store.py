@@ -55,7 +55,7 @@ class Experiment:
     """One bundle, with its API views and encoded arrays."""
 
     bundle: Bundle
-    summary: dict
+    summary: dict | None  # for the experiments list; None for figure bundles
     detail: dict
     detail_payload: Payload
     arrays: dict  # file name ("train_v.bin", "train_v.f16.bin", "train_v.json") -> Payload
@@ -73,12 +73,13 @@ class Experiment:
         return np.asarray(self.bundle.arrays[name])
 
 
-def array_url(exp_id: str, name: str, suffix: str, version: str) -> str:
+def array_url(section: str, exp_id: str, name: str, suffix: str, version: str) -> str:
     """Relative to the API root, so pages under any prefix can resolve it."""
-    return f"experiments/{exp_id}/arrays/{name}{suffix}?v={version}"
+    return f"{section}/{exp_id}/arrays/{name}{suffix}?v={version}"
 
 
-def load_experiment(bundle: Bundle) -> Experiment:
+def load_experiment(bundle: Bundle, section: str = "experiments") -> Experiment:
+    """Encode a bundle's arrays and views; ``section`` is its URL folder under /api/."""
     manifest = bundle.manifest
     arrays, infos, versions = {}, {}, {}
     for name, entry in manifest["arrays"].items():
@@ -94,8 +95,8 @@ def load_experiment(bundle: Bundle) -> Experiment:
             "dtype": dtype,
             "shape": list(data.shape),
             "sha256": raw.etag.strip('"'),
-            "url": array_url(bundle.id, name, ".bin", version),
-            "url_json": array_url(bundle.id, name, ".json", version),
+            "url": array_url(section, bundle.id, name, ".bin", version),
+            "url_json": array_url(section, bundle.id, name, ".json", version),
             "url_f16": None,
         }
         if data.dtype.kind == "f":
@@ -103,25 +104,27 @@ def load_experiment(bundle: Bundle) -> Experiment:
                 data.astype("<f2").tobytes(), "application/octet-stream",
                 {"X-Array-Dtype": "float16", "X-Array-Shape": shape_header},
             )
-            info["url_f16"] = array_url(bundle.id, name, ".f16.bin", version)
+            info["url_f16"] = array_url(section, bundle.id, name, ".f16.bin", version)
         arrays[f"{name}.json"] = Payload.of(
             json_bytes({"name": name, "dtype": dtype, "shape": list(data.shape), "data": _json_safe(data)}),
             "application/json",
         )
         infos[name] = info
 
-    grid = manifest["grid"]["log10_lambda"]
-    summary = {
-        "id": bundle.id,
-        "title": manifest["title"],
-        "dataset": manifest["dataset"]["name"],
-        "digits": manifest["digits"],
-        "counts": manifest["counts"],
-        "grid_size": len(grid),
-        "log10_lambda_min": grid[0],
-        "log10_lambda_max": grid[-1],
-        "notice": manifest["dataset"].get("notice"),
-    }
+    summary = None
+    if section == "experiments":
+        grid = manifest["grid"]["log10_lambda"]
+        summary = {
+            "id": bundle.id,
+            "title": manifest["title"],
+            "dataset": manifest["dataset"]["name"],
+            "digits": manifest["digits"],
+            "counts": manifest["counts"],
+            "grid_size": len(grid),
+            "log10_lambda_min": grid[0],
+            "log10_lambda_max": grid[-1],
+            "notice": manifest["dataset"].get("notice"),
+        }
     detail = {key: value for key, value in manifest.items() if key not in ("arrays", "schema_version")}
     detail["arrays"] = infos
     return Experiment(bundle, summary, detail, Payload.of(json_bytes(detail), "application/json"), arrays, versions)
@@ -140,7 +143,9 @@ class Store:
         self.experiments = {
             exp_id: load_experiment(bundle) for exp_id, bundle in bundles.items() if "kind" not in bundle.manifest
         }
-        self.figures = {exp_id: bundle for exp_id, bundle in bundles.items() if "kind" in bundle.manifest}
+        self.figures = {
+            exp_id: load_experiment(bundle, "figures") for exp_id, bundle in bundles.items() if "kind" in bundle.manifest
+        }
         listing = {"experiments": [e.summary for e in self.experiments.values()]}
         self.listing = listing
         self.listing_payload = Payload.of(json_bytes(listing), "application/json")

@@ -230,3 +230,26 @@ def test_bad_bundle_stops_start_up(small_bundle, tmp_path):
     (root / "mnist-2-3" / "train_v.npy").write_bytes(b"\x93NUMPY broken")
     with pytest.raises(BundleError, match="train_v.npy"):
         create_app(root)
+
+
+def test_figure_bundles_are_served_apart_from_experiments(small_bundle, tmp_path):
+    import os
+
+    from precompute.artifacts import write_bundle
+    from precompute.toy import build_toy_experiment
+
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    os.symlink(small_bundle.path.resolve(), root / "mnist-2-3")
+    manifest, arrays = build_toy_experiment()
+    write_bundle(root, "toy", manifest, arrays)
+    client = TestClient(create_app(root))
+    assert [e["id"] for e in client.get("/api/experiments").json()["experiments"]] == ["mnist-2-3"]
+    detail = client.get("/api/figures/toy.json").json()
+    assert detail["kind"] == "toy" and detail == client.get("/api/figures/toy").json()
+    response = client.get("/api/" + detail["arrays"]["theta"]["url"])
+    dtype = {"float32": "<f4", "float64": "<f8"}[response.headers["x-array-dtype"]]
+    theta = np.frombuffer(response.content, dtype)
+    np.testing.assert_array_equal(theta, arrays["theta"])
+    assert client.get("/api/figures/nope.json").status_code == 404
+    assert client.get("/api/experiments/toy").status_code == 404
