@@ -95,7 +95,8 @@ export function embedSnippet(parent, figure, store, title) {
   details.append(summary, area, el('div', { class: 'snippet-actions' }, button, status));
   parent.append(details);
   const render = () => {
-    const url = new URL(`embed/${figure}${toSearch(store.get())}`, ROOT).href;
+    // ".html" so the snippet also works on a plain static host (tilting export).
+    const url = new URL(`embed/${figure}.html${toSearch(store.get())}`, ROOT).href;
     area.value = `<iframe src="${url}" title="${title}" loading="lazy" style="width:100%;border:0;min-height:480px"></iframe>`;
   };
   render();
