@@ -217,6 +217,14 @@ def cmd_serve(args) -> int:
     return serve(args)
 
 
+def cmd_export(args) -> int:
+    from backend.export import export_site
+
+    count = export_site(args.artifacts, args.out)
+    print(f"Exported {count} files to {args.out}; serve it with any static file server.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tilting",
@@ -285,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level; 'warning' drops the per-request access log")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", help="write the whole explorable as a static site",
+                       description="Write the article, every embed page, plotly.js and every data file "
+                       "the pages fetch (the same bytes the API serves) into OUT, with relative URLs, "
+                       "so it works under any sub-path of any static host.")
+    p.add_argument("--out", required=True, metavar="DIR", help="the site's folder (replaced atomically)")
+    p.add_argument("--artifacts", default=default_artifacts_dir(), metavar="DIR",
+                   help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
