@@ -65,12 +65,8 @@ def server(small_bundle):
             time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.kill()  # teardown needs no graceful shutdown
+        process.communicate()
 
 
 def test_health_and_listing(server, small_bundle):
