@@ -1,4 +1,5 @@
-"""Real headless Chromium against the real `tilting serve`, with two small real bundles.
+"""Real headless Chromium against the real backend (`tilting serve`, else backend.app under
+uvicorn), with two small real bundles.
 
 Set TILTING_BROWSER_URL to run the tests against an already running server instead
 (it must serve the 2-vs-3 and at least one other experiment).
@@ -35,20 +36,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tilting_command() -> list[str] | None:
+def _server_command(artifacts: Path, port: int) -> list[str]:
+    """`tilting serve`, or the same FastAPI app under uvicorn when the CLI lacks `serve`."""
     exe = Path(sys.executable).parent / "tilting"
-    cmd = [str(exe)] if exe.exists() else ([shutil.which("tilting")] if shutil.which("tilting") else None)
-    if cmd is None:
-        return None
-    probe = subprocess.run([*cmd, "serve", "--help"], capture_output=True, text=True)
-    return cmd if probe.returncode == 0 else None
+    tilting = str(exe) if exe.exists() else shutil.which("tilting")
+    if tilting and subprocess.run([tilting, "serve", "--help"], capture_output=True).returncode == 0:
+        return [tilting, "serve", "--artifacts", str(artifacts), "--port", str(port), "--log-level", "warning"]
+    app = (f"import uvicorn; from backend.app import create_app; "
+           f"uvicorn.run(create_app({str(artifacts)!r}), host='127.0.0.1', port={port}, log_level='warning')")
+    return [sys.executable, "-c", app]
 
 
 def _wait_for(url: str, proc=None, timeout: float = 30.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"tilting serve exited with {proc.returncode}: {proc.stderr.read()}")
+            raise RuntimeError(f"the server exited with {proc.returncode}: {proc.stderr.read()}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -69,9 +72,6 @@ def browser_server(tmp_path_factory, request):
         return
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    cmd = _tilting_command()
-    if cmd is None:
-        pytest.skip("`tilting serve` is not available yet (backend not built)")
     mnist = request.getfixturevalue("mnist")
     from precompute.artifacts import write_bundle
     from precompute.experiment import build_experiment
@@ -83,7 +83,7 @@ def browser_server(tmp_path_factory, request):
         write_bundle(root, f"mnist-{i}-{j}", manifest, arrays)
     port = _free_port()
     proc = subprocess.Popen(
-        [*cmd, "serve", "--artifacts", str(root), "--port", str(port)],
+        _server_command(root, port),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:

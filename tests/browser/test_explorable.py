@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import urllib.request
 
 import numpy as np
@@ -45,6 +46,10 @@ def canvas_digest(page, selector):
 
 
 def test_article_loads_every_figure_without_console_messages(open_page, browser_server):
+    # The pages run under the server's strict policy: no inline script, so a CSP violation
+    # (an inline <script> or handler) would show up as a console error below.
+    with urllib.request.urlopen(browser_server) as r:
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     for width in (1440, 360):
         page, console = open_page("", width=width)
         wait_ready(page, "teaser")
@@ -62,7 +67,8 @@ def test_article_loads_every_figure_without_console_messages(open_page, browser_
 
 
 def test_slider_mouse_and_keyboard_update_figures_with_the_api_numbers(open_page, browser_server):
-    page, _ = open_page("embed/explorer?pair=2-3")
+    # Start where the path still moves (the small test bundle is separable: every λ ≤ 10^−2.5 gives the hard-margin SVM).
+    page, _ = open_page("embed/explorer?pair=2-3&lambda=-1")
     wait_ready(page, "explorer")
     manifest = api(browser_server, "experiments/mnist-2-3.json")
     train_v = api_array(browser_server, manifest, "train_v")
@@ -215,7 +221,11 @@ def test_each_embed_renders_alone(open_page, browser_server, figure):
         assert page.locator(".embed-title").inner_text()
         assert page.locator("input[type=range]").count() == 1
         snippet = page.locator(".embed-snippet textarea").input_value()
-        assert f"embed/{figure}?" in snippet and "<iframe" in snippet
+        src = re.search(r'<iframe src="([^"]+)"', snippet).group(1)
+        assert f"/embed/{figure}.html?" in src
+        # The snippet's address is one the server (and a static host) really serves.
+        with urllib.request.urlopen(src) as r:
+            assert r.status == 200 and f'data-figure="{figure}"' in r.read().decode()
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{figure} overflows a {width} px viewport by {overflow} px"
         page.wait_for_timeout(300)
