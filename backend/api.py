@@ -24,6 +24,17 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
+ARRAY_RESPONSES = {
+    200: {
+        "description": "`NAME.bin`: the array's raw little-endian bytes in C order, its dtype and "
+        "shape in the X-Array-Dtype and X-Array-Shape headers. `NAME.f16.bin`: the same "
+        "float array as float16. `NAME.json`: {name, dtype, shape, data} with inf as null.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "application/json": {"schema": {"type": "object"}}},
+    },
+    304: {"description": "Not modified (If-None-Match matched the ETag)."},
+}
+
 router = APIRouter(prefix="/api", tags=["experiments"], responses=ERRORS)
 
 
@@ -144,16 +155,7 @@ def get_experiment(request: Request, exp_id: str = Path(examples=["mnist-2-3"]))
     "/experiments/{exp_id}/arrays/{file}",
     summary="A bulk array (binary or JSON)",
     response_class=Response,
-    responses={
-        200: {
-            "description": "`NAME.bin`: the array's raw little-endian bytes in C order, its dtype and "
-            "shape in the X-Array-Dtype and X-Array-Shape headers. `NAME.f16.bin`: the same "
-            "float array as float16. `NAME.json`: {name, dtype, shape, data} with inf as null.",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                        "application/json": {"schema": {"type": "object"}}},
-        },
-        304: {"description": "Not modified (If-None-Match matched the ETag)."},
-    },
+    responses=ARRAY_RESPONSES,
 )
 def get_array(
     request: Request,
@@ -250,7 +252,7 @@ def get_figure(request: Request, fig_id: str = Path(examples=["network-mnist"]))
 
 
 @router.get("/figures/{fig_id}/arrays/{file}", summary="An array of a figure's data", tags=["figures"],
-            response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})
+            response_class=Response, responses=ARRAY_RESPONSES)
 def get_figure_array(request: Request, fig_id: str = Path(examples=["network-mnist"]),
                      file: str = FILE_DOC, v: str | None = VERSION_DOC):
     return array_response(request, figure(request, fig_id), file, v)

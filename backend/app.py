@@ -67,6 +67,9 @@ def create_app(artifacts_dir: str | Path, frontend_dir: str | Path | None = None
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not even text: a bad parameter like any other.
+            return JSONResponse({"detail": "The request body is not valid JSON."}, status_code=422)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
