@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,14 +43,15 @@ def get(url: str, headers: dict | None = None):
         return error.code, error.headers, error.read()
 
 
-@pytest.fixture(scope="module")
-def server(small_bundle):
-    """Base URL of `tilting serve --artifacts <small bundle's folder>` on a free port."""
+@contextlib.contextmanager
+def running_server(artifacts: Path, *options: str):
+    """Base URL of `tilting serve --artifacts ARTIFACTS OPTIONS…` on a free port, once it answers."""
     port = free_port()
     process = subprocess.Popen(
-        [*TILTING, "serve", "--artifacts", str(small_bundle.path.parent), "--port", str(port),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*TILTING, "serve", "--artifacts", str(artifacts), "--port", str(port), "--log-level", "warning",
+         *options],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: worker processes are stopped with it
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_DEADLINE
@@ -65,8 +69,14 @@ def server(small_bundle):
             time.sleep(0.1)
         yield base
     finally:
-        process.kill()  # teardown needs no graceful shutdown
+        os.killpg(process.pid, signal.SIGKILL)  # teardown needs no graceful shutdown
         process.communicate()
+
+
+@pytest.fixture(scope="module")
+def server(small_bundle):
+    with running_server(small_bundle.path.parent) as base:
+        yield base
 
 
 def test_health_and_listing(server, small_bundle):
@@ -109,6 +119,15 @@ def test_errors_are_json_sentences_over_http(server):
     assert "no-such-experiment" in json.loads(body)["detail"]
 
 
+def test_two_workers_serve_the_same_bytes(small_bundle):
+    with running_server(small_bundle.path.parent, "--workers", "2") as base:
+        _, _, body = get(f"{base}/api/experiments/{small_bundle.id}")
+        url = json.loads(body)["arrays"]["weights"]["url"]
+        for _ in range(4):  # connections land on either worker
+            status, _, data = get(f"{base}/api/{url}")
+            assert status == 200 and data == small_bundle.raw_bytes("weights")
+
+
 def _copy_bundle(small_bundle, root: Path) -> Path:
     """A private, writable copy of the small bundle (the fixture's is shared)."""
     target = root / small_bundle.id
@@ -136,12 +155,13 @@ def _damage_truncate(bundle: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("damage", [_damage_flip, _damage_delete, _damage_truncate])
-def test_damaged_bundle_stops_startup(small_bundle, tmp_path, damage):
+def test_damaged_bundle_stops_startup(small_bundle, tmp_path, damage, workers):
     bad_file = damage(_copy_bundle(small_bundle, tmp_path))
     port = free_port()
     result = subprocess.run(
-        [*TILTING, "serve", "--artifacts", str(tmp_path), "--port", str(port)],
+        [*TILTING, "serve", "--artifacts", str(tmp_path), "--port", str(port), "--workers", workers],
         capture_output=True, text=True, timeout=STARTUP_DEADLINE,
     )
     assert result.returncode != 0
