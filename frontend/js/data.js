@@ -66,8 +66,13 @@ export async function getArray(id, name, { half = false } = {}) {
   const manifest = await getManifest(id);
   const info = manifest.arrays[name];
   if (!info) throw new Error(`Experiment ${id} has no array ${name}`);
+  return cachedArray(`${id}/${name}`, name, info, half);
+}
+
+// Fetch and decode one array described by a manifest entry, once per key.
+function cachedArray(prefix, name, info, half) {
   const useHalf = half && Boolean(info.url_f16);
-  const key = `${id}/${name}/${useHalf}`;
+  const key = `${prefix}/${useHalf}`;
   if (!arrayCache.has(key)) {
     const url = new URL(useHalf ? info.url_f16 : info.url, API);
     arrayCache.set(key, fetchOk(url).then((r) => r.arrayBuffer()).then((buf) => {
@@ -120,4 +125,20 @@ export async function loadExperiment(id, names, halfNames = []) {
       return best;
     },
   };
+}
+
+// A figure bundle (network-mnist, toy): api/figures/{id}.json, manifest plus array URLs.
+export function getFigureData(id) {
+  return getJson(`figures/${encodeURIComponent(id)}.json`);
+}
+
+// The named arrays of a figure bundle, as {name: {data, shape}}, each fetched once.
+export async function loadFigureArrays(id, names) {
+  const figure = await getFigureData(id);
+  const entries = await Promise.all(names.map((name) => {
+    const info = figure.arrays[name];
+    if (!info) throw new Error(`Figure data ${id} has no array ${name}`);
+    return cachedArray(`figures/${id}/${name}`, name, info, false);
+  }));
+  return Object.fromEntries(names.map((n, i) => [n, entries[i]]));
 }

@@ -8,6 +8,7 @@ export const FIGURES = {
   teaser: { title: 'The tilting plane', plotly: true, module: () => import('./fig-teaser.js') },
   linear: { title: 'Linear classifiers too', plotly: false, module: () => import('./fig-linear.js') },
   explorer: { title: 'The regularization explorer', plotly: true, module: () => import('./fig-explorer.js') },
+  network: { title: 'Adversarial examples of a small network', plotly: false, module: () => import('./fig-network.js') },
 };
 
 let plotlyPromise = null;

@@ -1,0 +1,200 @@
+// Adversarial examples beyond linear models: a small ReLU network trained here on MNIST
+// at two weight decays, and for one test image of each digit a targeted attack towards
+// every digit (bundle "network-mnist"). The grid shows each attack's result; a cell
+// opens the original, the perturbation and the adversarial image, with the target's
+// probability recomputed in this browser from the stored weights.
+import { getFigureData, loadFigureArrays } from './data.js';
+import { el, readout, fmt, showError } from './ui.js';
+import { imageCanvas, drawGray, drawDiverging } from './images.js';
+import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+
+const FIGURE = 'network-mnist';
+const GRID_NAMES = ['originals', 'adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
+const WEIGHT_NAMES = ['coef_0', 'intercept_0', 'coef_1', 'intercept_1'];
+const PARAMS = { net: parse.int(0, 1), view: parse.oneOf('adv', 'pert'), cell: (s) => (/^\d-\d$/.test(s) ? s : undefined) };
+
+// h = relu(x W0 + b0); p = softmax(h W1 + b1) for network k (the manifest's "forward" rule).
+export function forward(x, w, k) {
+  const [, n0, n1] = w.coef_0.shape;
+  const n2 = w.coef_1.shape[2];
+  const W0 = w.coef_0.data.subarray(k * n0 * n1, (k + 1) * n0 * n1);
+  const W1 = w.coef_1.data.subarray(k * n1 * n2, (k + 1) * n1 * n2);
+  const hidden = Float64Array.from(w.intercept_0.data.subarray(k * n1, (k + 1) * n1));
+  for (let i = 0; i < n0; i++) {
+    const xi = x[i];
+    if (xi === 0) continue;
+    const row = i * n1;
+    for (let j = 0; j < n1; j++) hidden[j] += xi * W0[row + j];
+  }
+  const logits = Float64Array.from(w.intercept_1.data.subarray(k * n2, (k + 1) * n2));
+  for (let j = 0; j < n1; j++) {
+    const h = Math.max(0, hidden[j]);
+    if (h === 0) continue;
+    for (let c = 0; c < n2; c++) logits[c] += h * W1[j * n2 + c];
+  }
+  const top = Math.max(...logits);
+  const e = logits.map((z) => Math.exp(z - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+// The display factor for perturbations: 1/(99th percentile of |δ| of the weakly
+// regularized network), rounded down to 1, 2 or 5 × 10^n; one factor for both networks.
+function magnification(adv, originals, dim) {
+  const values = [];
+  for (let s = 0; s < 10; s++) for (let t = 0; t < 10; t++) {
+    if (s === t) continue;
+    const off = (s * 10 + t) * dim;
+    for (let i = 0; i < dim; i++) {
+      const d = Math.abs(adv[off + i] - originals[s * dim + i]);
+      if (d > 0) values.push(d);
+    }
+  }
+  values.sort((a, b) => a - b);
+  const raw = 1 / (values[Math.floor(0.99 * (values.length - 1))] || 1);
+  const decade = 10 ** Math.floor(Math.log10(raw));
+  return [5, 2, 1].map((m) => m * decade).find((f) => f <= raw) ?? decade;
+}
+
+export async function mount(root) {
+  ensureStoryCss();
+  const state = { net: 0, view: 'adv', cell: '2-0', ...readParams(PARAMS) };
+  const fig = el('div', { class: 'fig story-network' });
+  root.append(fig);
+  let manifest; let a;
+  try {
+    [manifest, a] = await Promise.all([getFigureData(FIGURE), loadFigureArrays(FIGURE, GRID_NAMES)]);
+  } catch (err) {
+    showError(fig, err);
+    return;
+  }
+  const side = manifest.dataset.image_side;
+  const dim = side * side;
+  const models = manifest.models;
+  const threshold = manifest.attack.threshold;
+  const factor = magnification(a.adversarials.data, a.originals.data, dim);
+  const weights = loadFigureArrays(FIGURE, WEIGHT_NAMES); // for the live check, after the grid
+
+  const toolbar = el('div', { class: 'toolbar', role: 'group', 'aria-label': 'Which network' });
+  const netButtons = models.map((m, k) => {
+    const b = el('button', { type: 'button', 'data-net': String(k), 'aria-pressed': 'false' });
+    b.innerHTML = `${k === 0 ? 'Weak' : 'Strong'} weight decay <span class="unit">α = ${m.alpha}</span>`;
+    b.addEventListener('click', () => set({ net: k }));
+    return b;
+  });
+  const viewSelect = el('select', { 'aria-label': 'What the grid shows', 'data-control': 'view' });
+  viewSelect.append(el('option', { value: 'adv', text: 'Adversarial images' }),
+    el('option', { value: 'pert', text: `Perturbations, magnified ×${factor}` }));
+  viewSelect.addEventListener('change', () => set({ view: viewSelect.value }));
+  toolbar.append(el('div', { class: 'segmented' }, ...netButtons), viewSelect);
+
+  const dl = el('dl', { class: 'readouts' });
+  const rAcc = readout(dl, 'test-accuracy', 'Test accuracy (10,000 images)');
+  const rReached = readout(dl, 'reached', `Attacks reaching p ≥ ${threshold}`);
+  const rMedian = readout(dl, 'median-l2', 'Median ‖δ‖₂ of those');
+  const rNorm = readout(dl, 'weight-norm', 'Weight norm ‖W‖');
+
+  const grid = el('div', { class: 'net-grid', role: 'group', 'aria-label': 'Rows: the original digit. Columns: the target digit.' });
+  grid.append(el('div', { class: 'net-corner', text: 'from ↓ to →' }));
+  for (let t = 0; t < 10; t++) grid.append(el('div', { class: 'net-head', text: String(t) }));
+  const cells = [];
+  for (let s = 0; s < 10; s++) {
+    grid.append(el('div', { class: 'net-head', text: String(s) }));
+    for (let t = 0; t < 10; t++) {
+      const canvas = imageCanvas(side);
+      const prob = el('span', { class: 'net-prob' });
+      const button = el('button', { type: 'button', class: 'net-cell', 'data-cell': `${s}-${t}` }, canvas, prob);
+      button.addEventListener('click', () => set({ cell: `${s}-${t}` }));
+      cells.push({ s, t, canvas, prob, button });
+      grid.append(button);
+    }
+  }
+
+  const detail = el('div', { class: 'net-detail' });
+  const panels = ['original', 'perturbation', 'adversarial'].map((name) => {
+    const canvas = imageCanvas(side, name);
+    const caption = el('figcaption');
+    detail.append(el('figure', { class: 'digit-panel' }, canvas, caption));
+    return { canvas, caption };
+  });
+  const facts = el('dl', { class: 'readouts net-facts' });
+  const rStored = readout(facts, 'stored-probability', 'p(target), stored');
+  const rLive = readout(facts, 'live-probability', 'p(target), recomputed here');
+  const rL2 = readout(facts, 'cell-l2', '‖δ‖₂ (pixel units)');
+  const rSteps = readout(facts, 'steps', 'Gradient steps');
+  detail.append(facts);
+
+  const note = el('p', { class: 'fig-note' });
+  note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} MNIST training images (scikit-learn, ${manifest.architecture.epochs} epochs). Each row is one test image (the first of its digit that both networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for both networks (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
+  fig.append(toolbar, dl, el('div', { class: 'net-layout' }, grid, detail), note);
+
+  const at = (k, s, t) => ((k * 10 + s) * 10 + t);
+  const imageOf = (k, s, t) => a.adversarials.data.subarray(at(k, s, t) * dim, (at(k, s, t) + 1) * dim);
+  const perturbation = (k, s, t) => {
+    const adv = imageOf(k, s, t);
+    const out = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) out[i] = adv[i] - a.originals.data[s * dim + i];
+    return out;
+  };
+  let liveToken = 0;
+
+  function render() {
+    const k = state.net;
+    const m = models[k];
+    netButtons.forEach((b, i) => b.setAttribute('aria-pressed', String(i === k)));
+    viewSelect.value = state.view;
+    rAcc.set(m.test_accuracy, fmt.pct(m.test_accuracy));
+    rReached.set(m.attacks_reached, `${m.attacks_reached} / ${m.attacks}`);
+    rMedian.set(m.median_l2_reached ?? '', m.median_l2_reached === null ? 'n/a' : m.median_l2_reached.toFixed(2));
+    rNorm.set(m.weight_norm, m.weight_norm.toFixed(1));
+    grid.dataset.net = String(k);
+    for (const c of cells) {
+      const i = at(k, c.s, c.t);
+      const p = a.target_probability.data[i];
+      const reached = a.reached.data[i] === 1;
+      const diagonal = c.s === c.t;
+      if (state.view === 'pert' && !diagonal) drawDiverging(c.canvas, perturbation(k, c.s, c.t), side, 1 / factor);
+      else drawGray(c.canvas, imageOf(k, c.s, c.t), side);
+      c.prob.textContent = diagonal ? 'orig.' : `${Math.floor(100 * p)} %`;
+      c.button.classList.toggle('not-reached', !diagonal && !reached);
+      c.button.classList.toggle('diagonal', diagonal);
+      c.button.setAttribute('aria-pressed', String(state.cell === `${c.s}-${c.t}`));
+      c.button.setAttribute('aria-label', diagonal ? `original ${c.s}`
+        : `${c.s} attacked towards ${c.t}: p = ${p.toFixed(3)}, L2 ${a.l2_norms.data[i].toFixed(2)}${reached ? '' : ', threshold not reached'}`);
+    }
+    renderDetail();
+  }
+
+  function renderDetail() {
+    const k = state.net;
+    const [s, t] = state.cell.split('-').map(Number);
+    const i = at(k, s, t);
+    const reached = a.reached.data[i] === 1;
+    drawGray(panels[0].canvas, a.originals.data.subarray(s * dim, (s + 1) * dim), side);
+    drawDiverging(panels[1].canvas, perturbation(k, s, t), side, 1 / factor);
+    drawGray(panels[2].canvas, imageOf(k, s, t), side);
+    panels[0].caption.textContent = `test image #${manifest.original_index[s]}, a ${s}`;
+    panels[1].caption.textContent = `δ, shown ×${factor}`;
+    panels[2].caption.textContent = s === t ? 'no attack (the original)'
+      : `${reached ? 'classified' : 'not yet'} a ${t}${reached ? '' : ` (p < ${threshold})`}`;
+    detail.classList.toggle('not-reached', s !== t && !reached);
+    const p = a.target_probability.data[i];
+    rStored.set(p, `${(100 * p).toFixed(1)} %`);
+    rL2.set(a.l2_norms.data[i], a.l2_norms.data[i].toFixed(3));
+    rSteps.set(a.steps.data[i], `${a.steps.data[i]}${reached || s === t ? '' : ' (limit)'}`);
+    rLive.set('', 'computing…');
+    const mine = ++liveToken;
+    weights.then((w) => {
+      if (mine !== liveToken) return;
+      const probs = forward(imageOf(k, s, t), w, k);
+      rLive.set(probs[t], `${(100 * probs[t]).toFixed(1)} %`);
+    }).catch((err) => rLive.set('', `unavailable: ${err.message}`));
+  }
+
+  function set(patch) {
+    Object.assign(state, patch);
+    render();
+    writeParams('network', { net: state.net, view: state.view, cell: state.cell });
+  }
+  render();
+}
