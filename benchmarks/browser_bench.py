@@ -7,10 +7,11 @@ With the real MNIST 2-vs-3 bundle (n = 6,000, 81 models) it measures
     plotly.js loaded and drawn), median of cold-cache runs;
   * first-view bytes: compressed bytes (CDP encodedDataLength) the page fetched
     before the reader scrolls, against the same view with float32 plane coordinates;
-  * λ step: one store update applied to every linked figure (teaser, linear and
-    explorer, all training points), timed in-page with performance.now() around the
-    update plus the next requestAnimationFrame, over a full sweep of the 81 models
-    (p50/p95), against the same loop with no update (the frame floor).
+  * λ step: one slider input applied to every linked figure (teaser, linear and
+    explorer, all training points), over two full sweeps of the 81 models (p50/p95):
+    its main-thread work (input handler + the next frame's rAF callbacks, style,
+    layout and paint) and its latency (input → that frame rendered, vsync wait
+    included), against the same loop with no input (the floor).
 --url uses an already running server instead of starting `tilting serve`.
 """
 
@@ -32,22 +33,42 @@ CHROMIUM_ARGS = [
 ]
 
 SWEEP = """async ({ update, offscreen }) => {
+  // One λ step per frame, as a reader's slider produces them: the explorer's range input
+  // gets a value and an 'input' event (every linked figure follows the shared store).
+  // latency: input -> the frame showing it has been rendered (a task posted from that
+  //   frame's first requestAnimationFrame callback runs after its style, layout and paint);
+  //   it includes the wait for the next vsync.
+  // work: main-thread time the step costs: the input handler, plus everything from that
+  //   frame's first rAF callback (registered before the input, so it runs first) to the
+  //   end of its rendering; the idle wait for vsync is excluded.
   const t = window.__tilting;
   t.updateOffscreen = offscreen;
-  const grid = (await (await fetch('api/experiments/mnist-2-3.json')).json()).models.map(m => m.log10_lambda);
+  const slider = document.querySelector('#fig-explorer input[type=range]');
+  const K = Number(slider.max) + 1;
   const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
-  const times = [];
+  const latency = []; const work = [];
   await frame();
   for (let pass = 0; pass < 2; pass++) {
-    for (let k = 0; k < grid.length; k++) {
-      const kk = pass ? grid.length - 1 - k : k;
+    for (let k = 0; k < K; k++) {
+      const kk = pass ? K - 1 - k : k;
+      const drawn = new Promise((resolve) => {
+        requestAnimationFrame(() => {
+          const tR = performance.now();
+          const channel = new MessageChannel();
+          channel.port1.onmessage = () => resolve([tR, performance.now()]);
+          channel.port2.postMessage(0);
+        });
+      });
       const t0 = performance.now();
-      if (update) t.store.set({ lambda: grid[kk] });
+      if (update) { slider.value = String(kk); slider.dispatchEvent(new Event('input', { bubbles: true })); }
+      const t1 = performance.now();
+      const [tR, tP] = await drawn;
+      latency.push(tP - t0);
+      work.push((t1 - t0) + (tP - tR));
       await frame();
-      times.push(performance.now() - t0);
     }
   }
-  return times;
+  return { latency, work };
 }"""
 
 
@@ -61,7 +82,8 @@ def start_server(artifacts: Path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = Path(sys.executable).parent / "tilting"
-    proc = subprocess.Popen([str(exe), "serve", "--artifacts", str(artifacts), "--port", str(port)],
+    proc = subprocess.Popen([str(exe), "serve", "--artifacts", str(artifacts), "--port", str(port),
+                             "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/"
     for _ in range(150):
@@ -143,10 +165,10 @@ def main(argv=None):
         "first_view_bytes": total, "first_view_requests": len(by_url),
         "train_v_f16_bytes": v_f16, "train_v_f32_raw_bytes": v_f32_raw,
         "first_view_bytes_with_f32_plane": total - v_f16 + v_f32_raw,
-        "step_p50_ms": round(pct(steps, 0.5), 2), "step_p95_ms": round(pct(steps, 0.95), 2),
-        "visible_step_p50_ms": round(pct(visible, 0.5), 2), "visible_step_p95_ms": round(pct(visible, 0.95), 2),
-        "frame_floor_p50_ms": round(pct(floor, 0.5), 2), "frame_floor_p95_ms": round(pct(floor, 0.95), 2),
-        "steps_measured": len(steps),
+        **{f"{name}_{kind}_p{q}_ms": round(pct(run[kind], q / 100), 2)
+           for name, run in (("step", steps), ("visible_step", visible), ("floor", floor))
+           for kind in ("work", "latency") for q in (50, 95)},
+        "steps_measured": len(steps["work"]),
         "largest_first_view_responses": sorted(((v, u.split("/")[-1]) for u, v in by_url.items()), reverse=True)[:6],
     }
     print(json.dumps(result, indent=1))

@@ -9,6 +9,7 @@ import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { analyseImage, alongNormal, boxAdversarial, planePoint, score } from './maths.js';
 import { listExperiments, loadExperiment } from './data.js';
 import { drawPad } from './drawpad.js';
+import { histogramCanvas } from './hist.js';
 import { encodeDrawing, decodeDrawing, quantise } from './state.js';
 
 export const NAMES = ['train_u', 'train_v', 'train_y', 'centroids', 'weights', 'intercepts', 'normals', 'z_hat',
@@ -164,37 +165,17 @@ export function mount(root, store, plotly = null) {
   }
 
   // --- histogram and curves -----------------------------------------------------
+  const drawHistogram = histogramCanvas(histDiv);
+  let fTrain = null; let fTest = null;
   function histogram(k) {
     const m = exp.model(k);
-    const edges = exp.row('hist_edges', k);
-    const train = exp.row('hist_train', k);
-    const test = exp.row('hist_test', k);
+    const train = exp.row('hist_train', k); const test = exp.row('hist_test', k);
+    if (fTrain?.length !== train.length) { fTrain = new Float32Array(train.length); fTest = new Float32Array(train.length); }
     const nTrain = exp.manifest.counts.train; const nTest = exp.manifest.counts.test;
-    const centres = new Float32Array(60); const fTrain = new Float32Array(60); const fTest = new Float32Array(60);
-    for (let b = 0; b < 60; b++) { centres[b] = 0.5 * (edges[b] + edges[b + 1]); fTrain[b] = train[b] / nTrain; fTest[b] = test[b] / nTest; }
-    const lo = edges[0]; const hi = edges[60]; const kink = 1 / m.w_norm;
-    const tx = [lo, Math.min(Math.max(kink, lo), hi), hi];
-    const hinge = tx.map((t) => Math.max(0, 1 - m.w_norm * t));
-    const traces = [
-      { type: 'scatter', mode: 'lines', name: 'train', x: centres, y: fTrain, line: { shape: 'hvh', width: 0 }, fill: 'tozeroy', fillcolor: 'rgba(90,90,90,0.5)', hovertemplate: '%{y:.3f}<extra>train</extra>' },
-      { type: 'scatter', mode: 'lines', name: 'test', x: centres, y: fTest, line: { shape: 'hvh', color: '#444', width: 1.5 }, hovertemplate: '%{y:.3f}<extra>test</extra>' },
-      { type: 'scatter', mode: 'lines', name: 'hinge loss', x: tx, y: hinge, yaxis: 'y2', line: { color: '#7b2cbf', width: 2 }, hoverinfo: 'skip' },
-    ];
-    const layout = {
-      font: plotFont(), height: 300, margin: { l: 44, r: 44, t: 44, b: 40 },
-      xaxis: { range: [lo, hi], fixedrange: true, zeroline: false, title: { text: 'y·d(x): signed distance, positive = correct', standoff: 2 } },
-      yaxis: { fixedrange: true, title: { text: 'fraction', standoff: 2 }, rangemode: 'tozero' },
-      yaxis2: { overlaying: 'y', side: 'right', fixedrange: true, rangemode: 'tozero', showgrid: false, title: { text: 'hinge', standoff: 2 }, color: '#7b2cbf' },
-      shapes: [
-        { type: 'line', xref: 'x', yref: 'paper', x0: 0, x1: 0, y0: 0, y1: 1, line: { color: '#000', width: 1 } },
-        { type: 'line', xref: 'x', yref: 'paper', x0: m.d_adv, x1: m.d_adv, y0: 0, y1: 1, line: { color: '#000', width: 1, dash: 'dot' } },
-      ],
-      annotations: [{ x: m.d_adv, y: 1, xref: 'x', yref: 'paper', text: 'd_adv', showarrow: false, yanchor: 'bottom', font: { size: 11 } }],
-      legend: { orientation: 'h', x: 0, xanchor: 'left', y: 1.1, yanchor: 'bottom', font: { size: 11 } },
-      bargap: 0, paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: '#fff', hovermode: 'x',
-    };
-    return window.Plotly.react(histDiv, traces, layout, PLOT_CONFIG);
+    for (let b = 0; b < train.length; b++) { fTrain[b] = train[b] / nTrain; fTest[b] = test[b] / nTest; }
+    drawHistogram({ edges: exp.row('hist_edges', k), train: fTrain, test: fTest, wNorm: m.w_norm, dAdv: m.d_adv });
   }
+  new ResizeObserver(() => { if (exp) histogram(kNow); }).observe(histDiv);
 
   function buildCurves() {
     const g = exp.grid; const ms = exp.manifest.models;
@@ -288,11 +269,9 @@ export function mount(root, store, plotly = null) {
     const cos = Math.cos(m.theta); const sin = Math.sin(m.theta);
     const pa = planePoint(adv.image, exp, k);
     return {
-      type: 'scatter', mode: 'markers+text', name: `image ${slot.spec.key}`, showlegend: false, hoverinfo: 'skip',
       x: [a.u, a.u - d * cos, a.u - 2 * d * cos, pa[0]],
       y: [a.v[k], a.v[k] - d * sin, a.v[k] - 2 * d * sin, pa[1]],
-      text: slot.spec.marks, textposition: 'top center', textfont: { color: slot.spec.colour, size: 13 },
-      marker: { color: slot.spec.colour, size: [10, 8, 8, 9], symbol: ['star', 'diamond', 'square', 'x'], line: { color: '#fff', width: 1 } },
+      marks: slot.spec.marks, colour: slot.spec.colour, sizes: [12, 10, 9, 10], symbols: ['circle', 'diamond', 'square', 'x'],
     };
   }
 

@@ -17,7 +17,14 @@ export function lambdaSlider(parent, { onInput, describe }) {
     sup.textContent = alpha;
     input.setAttribute('aria-valuetext', `lambda = 10 to the power ${grid[k].toFixed(1)}${describe ? `, ${describe(k)}` : ''}`);
   };
-  input.addEventListener('input', () => { const k = Number(input.value); show(k); onInput(k); });
+  // At most one update per frame: a fast drag or key repeat only draws the latest value.
+  let queued = false;
+  input.addEventListener('input', () => {
+    show(Number(input.value));
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; onInput(Number(input.value)); });
+  });
   return {
     input,
     setGrid(g) { grid = g; input.max = String(g.length - 1); },

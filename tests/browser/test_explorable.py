@@ -41,6 +41,11 @@ def scatter_row(page, scope="body"):
         f"() => Array.from(document.querySelector('{scope} .plane-plot').data[1].y)"))
 
 
+def next_frame(page):
+    """Wait until the slider's update (applied once per animation frame) has run."""
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def canvas_digest(page, selector):
     return page.evaluate(f"() => [...document.querySelectorAll(\"{selector}\")].map(c => c.toDataURL()).join('|')")
 
@@ -78,6 +83,7 @@ def test_slider_mouse_and_keyboard_update_figures_with_the_api_numbers(open_page
     gallery = api_array(browser_server, manifest, "gallery_images").astype(np.float64)
 
     def check_against_api():
+        next_frame(page)
         k = slider_k(page)
         model = manifest["models"][k]
         assert readout(page, "theta") == pytest.approx(model["theta_deg"], abs=1e-9)
@@ -145,6 +151,7 @@ def test_linear_figure_shows_a_misclassified_adversarial(open_page, browser_serv
     before = page.locator("[data-readout=delta]").inner_text()
     page.locator("input[type=range]").focus()
     page.keyboard.press("End")
+    next_frame(page)
     assert page.locator("[data-readout=delta]").inner_text() != before
 
 
