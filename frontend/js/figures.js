@@ -9,6 +9,7 @@ export const FIGURES = {
   linear: { title: 'Linear classifiers too', plotly: false, module: () => import('./fig-linear.js') },
   explorer: { title: 'The regularization explorer', plotly: true, module: () => import('./fig-explorer.js') },
   network: { title: 'Adversarial examples of a small network', plotly: false, module: () => import('./fig-network.js') },
+  toy: { title: 'The toy problem: dimension versus tilt', plotly: true, module: () => import('./fig-toy.js') },
 };
 
 let plotlyPromise = null;
