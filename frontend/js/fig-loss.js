@@ -1,0 +1,112 @@
+// Scaling the loss: the histogram of y·d(x) (distance units, as in the tilting plane) of
+// the current model, with the 0-1, hinge and softplus losses written in the same units:
+// a point at signed distance t has score ‖w‖·t, so hinge = max(0, 1 − ‖w‖t) and
+// softplus = log(1 + exp(−‖w‖t)). A slider changes ‖w‖; the model's own ‖w‖ is marked.
+import { el, readout, fmt, follow, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
+import { lambdaSlider } from './slider.js';
+import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+
+const NAMES = ['hist_edges', 'hist_train'];
+const LOSS_TOP = 3; // the loss axis is cut here (said on the figure)
+const PARAMS = { wnorm: parse.num(-6, 6) };
+
+export const losses = {
+  zeroOne: (w, t) => (t <= 0 ? 1 : 0),
+  hinge: (w, t) => Math.max(0, 1 - w * t),
+  softplus: (w, t) => { const z = -w * t; return z > 30 ? z : Math.log1p(Math.exp(z)); },
+};
+
+export function mount(root, store, plotly) {
+  ensureStoryCss();
+  const fig = el('div', { class: 'fig story-loss' });
+  root.append(fig);
+  let exp = null; let Plotly = null; let k = 0;
+  let logW = readParams(PARAMS).wnorm ?? null; // null: follow the model's own ‖w‖
+  const slider = lambdaSlider(fig, { onInput: (kk) => store.set({ lambda: exp.grid[kk] }) });
+  const wRow = el('div', { class: 'lambda-control' });
+  const wLabel = el('label', { for: 'loss-wnorm' });
+  const wInput = el('input', { id: 'loss-wnorm', type: 'range', step: '0.01', 'data-control': 'wnorm' });
+  const reset = el('button', { type: 'button', text: 'Back to the model’s ‖w‖' });
+  wRow.append(wLabel, wInput);
+  fig.append(wRow, el('div', { class: 'snippet-actions' }, reset));
+  const dl = el('dl', { class: 'readouts' });
+  const rW = readout(dl, 'loss-w', '‖w‖ used for the losses');
+  const rOwn = readout(dl, 'own-w', 'The model’s own ‖w‖');
+  const rMargin = readout(dl, 'margin', 'Margin 1/‖w‖ (distance)');
+  const rHinge = readout(dl, 'mean-hinge', 'Mean hinge ≈');
+  const rAdv = readout(dl, 'adv-form', '1 − ‖w‖·d<sub>adv</sub>');
+  const rErr = readout(dl, 'err-form', '‖w‖·d<sub>err</sub>');
+  const plot = el('div', { class: 'plot loss-plot', role: 'img', 'aria-label': 'Histogram of y times d(x) with the 0-1, hinge and softplus losses scaled by the norm of w' });
+  const note = el('p', { class: 'fig-note' });
+  fig.append(dl, plot, note);
+
+  wInput.addEventListener('input', () => { logW = Number(wInput.value); draw(); writeParams('loss', { wnorm: logW.toFixed(2) }); });
+  reset.addEventListener('click', () => { logW = null; draw(); writeParams('loss', { wnorm: null }); });
+
+  function draw() {
+    const m = exp.model(k);
+    const own = m.w_norm;
+    const w = logW === null ? own : 10 ** logW;
+    wInput.value = String(Math.log10(w));
+    wLabel.innerHTML = `Scale <span class="lambda-value">‖w‖ = ${fmt.num(w)}</span>`;
+    wInput.setAttribute('aria-valuetext', `norm of w = ${w.toPrecision(3)}`);
+    reset.disabled = logW === null;
+    const edges = exp.row('hist_edges', k);
+    const counts = exp.row('hist_train', k);
+    const n = counts.reduce((a, b) => a + b, 0);
+    const centres = Array.from(counts, (_, i) => 0.5 * (edges[i] + edges[i + 1]));
+    let mean = 0;
+    centres.forEach((t, i) => { mean += (counts[i] / n) * losses.hinge(w, t); });
+    rW.set(w, fmt.num(w));
+    rOwn.set(own, fmt.num(own));
+    rMargin.set(1 / w, fmt.num(1 / w));
+    rHinge.set(mean, fmt.num(mean));
+    rAdv.set(1 - w * m.d_adv, fmt.num(1 - w * m.d_adv));
+    rErr.set(w * m.d_err, fmt.num(w * m.d_err));
+    const lo = edges[0]; const hi = edges[edges.length - 1];
+    const pad = 0.05 * (hi - lo);
+    const ts = Array.from({ length: 401 }, (_, i) => lo - pad + ((hi - lo + 2 * pad) * i) / 400);
+    const curve = (name, fn, colour, dash, width = 2.5, weight = w) => ({
+      type: 'scatter', mode: 'lines', name, x: ts, y: ts.map((t) => fn(weight, t)), yaxis: 'y2',
+      line: { color: colour, dash, width, shape: fn === losses.zeroOne ? 'hv' : 'linear' }, hoverinfo: 'skip',
+    });
+    const traces = [
+      { type: 'bar', name: 'training images', x: centres, y: Array.from(counts, (c) => c / n), width: edges[1] - edges[0],
+        marker: { color: 'rgba(120,120,120,0.35)' }, hoverinfo: 'skip' },
+      curve('0-1 loss', losses.zeroOne, '#555', 'dot', 2),
+      curve('hinge', losses.hinge, COLOURS.J, 'solid'),
+      curve('softplus', losses.softplus, COLOURS.I, 'dash'),
+    ];
+    if (logW !== null) traces.push(curve('hinge at the model’s ‖w‖', losses.hinge, 'rgba(214,96,42,0.35)', 'solid', 1.5, own));
+    Plotly.react(plot, traces, {
+      margin: { l: 52, r: 52, t: 8, b: 44 }, font: plotFont(), bargap: 0,
+      legend: { orientation: 'h', x: 0, y: 1.12 },
+      xaxis: { title: { text: 'y·d(x): signed distance to the boundary (pixel units)', standoff: 4 }, range: [lo - pad, hi + pad], zeroline: true, zerolinecolor: '#999', gridcolor: COLOURS.grid },
+      yaxis: { title: { text: 'share of images', standoff: 4 }, rangemode: 'tozero', gridcolor: COLOURS.grid },
+      yaxis2: { title: { text: 'loss', standoff: 4 }, overlaying: 'y', side: 'right', range: [0, LOSS_TOP], dtick: 0.5, showgrid: false },
+      shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: 1 / w, x1: 1 / w, y0: 0, y1: 1, line: { color: COLOURS.J, width: 1, dash: 'dot' } }],
+    }, PLOT_CONFIG);
+  }
+
+  return follow(store, {
+    names: NAMES,
+    plotly,
+    root,
+    async load(e) {
+      exp = e;
+      Plotly = await plotly;
+      slider.setGrid(e.grid);
+      const ws = e.manifest.models.map((m) => Math.log10(m.w_norm));
+      wInput.min = String(Math.floor(Math.min(...ws)) - 1);
+      wInput.max = String(Math.ceil(Math.max(...ws)) + 1);
+      note.innerHTML = `${e.manifest.title}: training images (${e.manifest.counts.train.toLocaleString('en')}), histogram of their signed distances y·d(x) in ${e.arrays.hist_train.shape[1]} bins. The losses are drawn in the same distance units: a point at distance t scores ‖w‖·t. The loss axis is cut at ${LOSS_TOP}. The dotted orange line is the margin 1/‖w‖. “Mean hinge” is computed from the histogram's bin centres (approximate); d<sub>adv</sub> and d<sub>err</sub> are the model's exact values. With a small ‖w‖ every image sits inside the margin and the mean hinge is exactly 1 − ‖w‖·d<sub>adv</sub>: lowering it means pushing the average image away from the boundary. With a large ‖w‖ only misclassified images cost anything and the mean hinge approaches ‖w‖·d<sub>err</sub>: lowering it means pulling the mistakes closer to the boundary, whatever happens to the rest.`;
+    },
+    step(kk, state, changed) {
+      k = kk;
+      slider.set(k);
+      if (changed.includes('lambda') && logW !== null && !changed.includes('all')) { logW = null; writeParams('loss', { wnorm: null }); }
+      draw();
+    },
+    onError: (err) => showError(fig, err),
+  });
+}
