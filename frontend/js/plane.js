@@ -86,6 +86,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
   // Legend entries only: the band and the boundary themselves are drawn on the overlay.
   const legendOnly = (name, style) => ({ type: 'scatter', mode: 'lines', name, x: [null], y: [null], hoverinfo: 'skip', ...style });
 
+  const narrow = () => (div.clientWidth || 600) < 480;
   let showTest = false;
   let current = { k: 0, extras: [] };
   let clouds = []; // [trace index, class data] of every point cloud Plotly drew
@@ -186,9 +187,9 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
     traces.push(legendOnly('boundary', { line: { color: COLOURS.ink, width: 2 } }));
     const layout = {
       font: plotFont(),
-      margin: { l: 44, r: 8, t: 8, b: 40 },
+      margin: { l: narrow() ? 34 : 44, r: 8, t: 8, b: 40 },
       height: Math.round(Math.min(compact ? 460 : 560, Math.max(compact ? 260 : 300, (div.clientWidth || 600) * (compact ? 0.5 : 0.62)))),
-      showlegend: !compact,
+      showlegend: !compact && !narrow(), // on a phone the figure's note and colours explain the marks
       legend: { orientation: 'h', y: -0.16, x: 0, font: { size: 11 } },
       xaxis: { range: ur, constrain: 'domain', fixedrange: true, zeroline: false, gridcolor: COLOURS.grid, title: { text: '(x − m)·ẑ', standoff: 4 } },
       yaxis: { range: vr, fixedrange: true, zeroline: false, gridcolor: COLOURS.grid, scaleanchor: 'x', scaleratio: 1, title: { text: '(x − m)·n̂', standoff: 2 } },
