@@ -1,0 +1,208 @@
+// The tilt in 3-D (DESIGN.md figure 7): the training set in the orthonormal basis
+// (ẑ, n̂_strong, e₃), e₃ = (n̂_weak − c·n̂_strong)/√(1 − c²), c = n̂_weak·n̂_strong, built in
+// the browser from train_u, train_v and normals. Point coordinates: (u, v_strong,
+// (v_weak − c·v_strong)/√(1 − c²)). Each boundary is the plane cos θ·u + sin θ·v + offset = 0
+// of its own tilting plane. The camera turns around ẑ from one tilting plane to the other.
+// One WebGL context: built when the figure nears the viewport, purged when it leaves.
+import { resolvePair, loadExperiment } from './data.js';
+import { el, readout, fmt, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
+import { dot } from './maths.js';
+import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+
+const NAMES = ['train_u', 'train_v', 'train_y', 'normals'];
+const MAX_POINTS = 2000;
+const PARAMS = { ls: parse.num(-20, 20), lw: parse.num(-20, 20), rot: parse.num(0, 1) };
+const SWEEP_MS = 4000;
+
+// Default pair of models: the most regularized one whose θ exceeds 1°, and the least regularized.
+export function defaultModels(models) {
+  let strong = 0;
+  models.forEach((m, k) => { if (m.theta_deg > 1 && m.log10_lambda >= models[strong].log10_lambda) strong = k; });
+  let weak = 0;
+  models.forEach((m, k) => { if (m.log10_lambda < models[weak].log10_lambda) weak = k; });
+  return { strong, weak };
+}
+
+// Coordinates of every shown point and the two boundary planes in the (ẑ, n̂_s, e₃) basis.
+export function tiltGeometry(exp, ks, kw, stride) {
+  const { dim } = exp;
+  const N = exp.arrays.normals.data;
+  const c = Math.max(-1, Math.min(1, dot(N.subarray(ks * dim, (ks + 1) * dim), N, kw * dim)));
+  const s = Math.sqrt(1 - c * c);
+  const u = exp.arrays.train_u.data; const y = exp.arrays.train_y.data;
+  const vs = exp.row('train_v', ks); const vw = exp.row('train_v', kw);
+  const pts = { I: { x: [], y: [], z: [] }, J: { x: [], y: [], z: [] } };
+  for (let i = 0; i < u.length; i += stride) {
+    const p = y[i] > 0 ? pts.J : pts.I;
+    p.x.push(u[i]); p.y.push(vs[i]); p.z.push(s > 1e-9 ? (vw[i] - c * vs[i]) / s : 0);
+  }
+  const ms = exp.model(ks); const mw = exp.model(kw);
+  const planes = [
+    { model: ms, normal: [Math.cos(ms.theta), Math.sin(ms.theta), 0] },
+    { model: mw, normal: [Math.cos(mw.theta), Math.sin(mw.theta) * c, Math.sin(mw.theta) * s] },
+  ];
+  return { c, s, pts, planes };
+}
+
+const cross = (a, b) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+const unit = (a) => { const n = Math.hypot(...a); return a.map((v) => v / n); };
+
+// The square of half-side R of the plane n·p + offset = 0 centred on its point nearest the origin.
+function planeMesh(normal, offset, R, colour, name) {
+  const t1 = unit(Math.abs(normal[0]) < 0.9 ? cross(normal, [1, 0, 0]) : cross(normal, [0, 1, 0]));
+  const t2 = cross(normal, t1);
+  const p0 = normal.map((v) => -offset * v);
+  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([a, b]) => p0.map((v, i) => v + R * (a * t1[i] + b * t2[i])));
+  return {
+    type: 'mesh3d', name, x: corners.map((p) => p[0]), y: corners.map((p) => p[1]), z: corners.map((p) => p[2]),
+    i: [0, 0], j: [1, 2], k: [2, 3], color: colour, opacity: 0.3, hoverinfo: 'name', showlegend: true, flatshading: true,
+  };
+}
+
+// The camera looking straight at the tilting plane span(ẑ, cos φ·n̂_s + sin φ·e₃), that direction up.
+function camera(phi) {
+  return {
+    eye: { x: 0, y: -2.1 * Math.sin(phi), z: 2.1 * Math.cos(phi) },
+    up: { x: 0, y: Math.cos(phi), z: Math.sin(phi) },
+    center: { x: 0, y: 0, z: 0 },
+    projection: { type: 'orthographic' },
+  };
+}
+
+export function mount(root, store, plotly) {
+  ensureStoryCss();
+  const params = readParams(PARAMS);
+  const fig = el('div', { class: 'fig story-tilt3d' });
+  root.append(fig);
+  const controls = el('div', { class: 'tilt-controls' });
+  const pick = (label, name) => {
+    const select = el('select', { 'data-control': name, 'aria-label': label });
+    controls.append(el('label', { text: label }), select);
+    return select;
+  };
+  const strongSelect = pick('Strongly regularized', 'strong');
+  const weakSelect = pick('Weakly regularized', 'weak');
+  const rotation = el('div', { class: 'tilt-rotation' });
+  const play = el('button', { type: 'button', text: 'Play', 'aria-pressed': 'false' });
+  const rotInput = el('input', { type: 'range', min: '0', max: '1', step: '0.01', value: '0', 'data-control': 'rot', 'aria-label': 'View: from the strong model’s tilting plane (0) to the weak model’s (1)' });
+  const rotLabel = el('span', { class: 'unit' });
+  rotation.append(play, rotInput, rotLabel);
+  const dl = el('dl', { class: 'readouts' });
+  const rThetaS = readout(dl, 'theta-strong', 'θ, strong');
+  const rThetaW = readout(dl, 'theta-weak', 'θ, weak');
+  const rAngle = readout(dl, 'normals-angle', 'Angle between n̂<sub>strong</sub> and n̂<sub>weak</sub>');
+  const plot = el('div', { class: 'plot tilt-plot', role: 'img', 'aria-label': 'Training images in three dimensions with two decision boundaries as planes' });
+  const note = el('p', { class: 'fig-note' });
+  fig.append(controls, rotation, dl, plot, note);
+
+  let exp = null; let Plotly = null; let built = false; let near = false;
+  let ks = 0; let kw = 0; let rot = params.rot ?? 0; let phiW = 0; let anim = null;
+
+  const save = () => writeParams('tilt3d', { ls: exp.grid[ks].toFixed(1), lw: exp.grid[kw].toFixed(1), rot: rot.toFixed(2) });
+
+  function setRotation(value, persist = true) {
+    rot = value;
+    rotInput.value = String(rot);
+    rotLabel.textContent = rot < 0.005 ? 'strong model’s plane' : rot > 0.995 ? 'weak model’s plane' : `${Math.round(rot * 100)} % of the way`;
+    if (built) Plotly.relayout(plot, { 'scene.camera': camera(rot * phiW) });
+    if (persist) save();
+  }
+
+  function build() {
+    if (!exp || !near) return;
+    const n = exp.arrays.train_u.data.length;
+    const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
+    const g = tiltGeometry(exp, ks, kw, stride);
+    phiW = Math.atan2(g.s, g.c);
+    let R = 0;
+    for (const p of [g.pts.I, g.pts.J]) for (const a of [p.x, p.y, p.z]) for (const v of a) R = Math.max(R, Math.abs(v));
+    R *= 1.05;
+    const shown = g.pts.I.x.length + g.pts.J.x.length;
+    const lam = (k) => `10<sup>${exp.grid[k].toFixed(1).replace('-', '−')}</sup>`;
+    const traces = [
+      { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[0]}`, ...g.pts.I, marker: { size: 2, color: COLOURS.I, opacity: 0.7 }, hoverinfo: 'skip' },
+      { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[1]}`, ...g.pts.J, marker: { size: 2, color: COLOURS.J, opacity: 0.7 }, hoverinfo: 'skip' },
+      planeMesh(g.planes[0].normal, g.planes[0].model.boundary_offset, R, '#1b7837', `boundary, λ = 10^${exp.grid[ks].toFixed(1)}`),
+      planeMesh(g.planes[1].normal, g.planes[1].model.boundary_offset, R, '#762a83', `boundary, λ = 10^${exp.grid[kw].toFixed(1)}`),
+    ];
+    const axis = (title) => ({ title: { text: title }, range: [-R, R], showspikes: false, backgroundcolor: '#fff', gridcolor: COLOURS.grid });
+    const layout = {
+      margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(), legend: { orientation: 'h', x: 0, y: 1, bgcolor: 'rgba(255,255,255,0.7)' },
+      scene: { xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'cube', camera: camera(rot * phiW), dragmode: 'turntable' },
+    };
+    Plotly.react(plot, traces, layout, PLOT_CONFIG);
+    built = true;
+    plot.dataset.points = String(shown);
+    rThetaS.set(exp.model(ks).theta_deg, fmt.deg(exp.model(ks).theta_deg));
+    rThetaW.set(exp.model(kw).theta_deg, fmt.deg(exp.model(kw).theta_deg));
+    rAngle.set((phiW * 180) / Math.PI, fmt.deg((phiW * 180) / Math.PI));
+    note.innerHTML = `${exp.manifest.title}. Showing ${shown.toLocaleString('en')} of ${n.toLocaleString('en')} training images (${stride === 1 ? 'all of them' : `one image in ${stride}, for speed`}). Axes: ẑ (the direction between the class means), n̂ of the strong model (λ = ${lam(ks)}, green plane) and e₃, the part of the weak model's n̂ (λ = ${lam(kw)}, purple plane) orthogonal to it; all three in the same pixel units, through the midpoint of the class means. At 0 the view is the strong model's tilting plane, at 1 the weak model's; the camera turns around ẑ. Drag to look around.`;
+    rotation.hidden = g.s < 1e-9;
+    setRotation(rot, false);
+  }
+
+  function purge() {
+    stop();
+    if (built && Plotly) Plotly.purge(plot);
+    built = false;
+  }
+
+  function stop() {
+    if (anim) cancelAnimationFrame(anim.frame);
+    anim = null;
+    play.textContent = 'Play';
+    play.setAttribute('aria-pressed', 'false');
+  }
+
+  play.addEventListener('click', () => {
+    if (anim) { stop(); save(); return; }
+    play.textContent = 'Pause';
+    play.setAttribute('aria-pressed', 'true');
+    anim = { start: performance.now(), from: rot, last: 0, frame: 0 };
+    const tick = (now) => {
+      if (!anim) return;
+      if (now - anim.last > 50) { // ~20 frames a second is plenty for a camera sweep
+        anim.last = now;
+        const phase = ((now - anim.start) / SWEEP_MS + anim.from) % 2;
+        setRotation(phase <= 1 ? phase : 2 - phase, false);
+      }
+      anim.frame = requestAnimationFrame(tick);
+    };
+    anim.frame = requestAnimationFrame(tick);
+  });
+  rotInput.addEventListener('input', () => { stop(); setRotation(Number(rotInput.value)); });
+  for (const [select, which] of [[strongSelect, 's'], [weakSelect, 'w']]) {
+    select.addEventListener('change', () => {
+      if (which === 's') ks = Number(select.value); else kw = Number(select.value);
+      build(); save();
+    });
+  }
+
+  async function load(pair) {
+    try {
+      const { experiment } = await resolvePair(pair);
+      const [e, P] = await Promise.all([loadExperiment(experiment.id, NAMES), plotly]);
+      exp = e; Plotly = P;
+      const d = defaultModels(e.manifest.models);
+      ks = params.ls !== undefined ? e.nearestK(params.ls) : d.strong;
+      kw = params.lw !== undefined ? e.nearestK(params.lw) : d.weak;
+      for (const select of [strongSelect, weakSelect]) {
+        select.replaceChildren(...e.manifest.models.map((m, k) => el('option', { value: String(k), text: `λ = 10^${m.log10_lambda.toFixed(1)} (θ = ${m.theta_deg.toFixed(1)}°)` })));
+      }
+      strongSelect.value = String(ks); weakSelect.value = String(kw);
+      build();
+    } catch (err) {
+      showError(fig, err);
+    }
+  }
+
+  // Built only near the viewport; the WebGL context is released when the figure leaves it.
+  if ('IntersectionObserver' in window) {
+    new IntersectionObserver(([entry]) => {
+      near = entry.isIntersecting;
+      if (near && !built) build(); else if (!near) purge();
+    }, { rootMargin: '300px 0px' }).observe(root);
+  } else near = true;
+  store.subscribe((state, changed) => { if (changed.includes('pair')) { purge(); load(state.pair); } });
+  return load(store.get().pair);
+}
