@@ -174,48 +174,62 @@ def build_bundle(tmp: Path) -> Path:
     return artifacts
 
 
-def benchmark(artifacts: Path, seconds: int, tmp: Path) -> dict:
+def prepare_requests(base: str, tmp: Path) -> tuple[dict, dict[str, bytes], Path]:
+    """The three requests' paths, the bytes nginx must serve, and wrk's POST script for analyze."""
+    exp_id = json.loads(fetch(f"{base}/api/experiments"))["experiments"][0]["id"]
+    meta_path = f"/api/experiments/{exp_id}.json"
+    detail = json.loads(fetch(base + meta_path))
+    bulk_path = "/api/" + detail["arrays"]["train_v"]["url"].split("?")[0]
+    gallery = json.loads(fetch(f"{base}/api/{detail['arrays']['gallery_images']['url_json']}"))
+    body = tmp / "analyze.json"
+    body.write_text(json.dumps({"image": gallery["data"][0]}))
+    script = tmp / "analyze.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{body}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+    )
+    paths = {"metadata": meta_path, "bulk": bulk_path, "analyze": f"/api/experiments/{exp_id}/analyze"}
+    files = {meta_path: fetch(base + meta_path), bulk_path: fetch(base + bulk_path)}
+    return paths, files, script
+
+
+def benchmark(artifacts: Path, seconds: int, rounds: int, tmp: Path) -> dict:
+    """Every (server, request) cell measured ``rounds`` times, interleaved; the median run of each.
+
+    All servers are up at once (an idle one costs nothing) and the cells are
+    measured in turn, round after round, so that other work on a shared
+    machine slows each server alike instead of whichever ran at the time.
+    """
     wrk = ensure_tool("wrk", "wrk")
     nginx = ensure_tool("nginx", "nginx-light")
-    results = {}
-    exp_id = None
-    for workers in (1, 2):
-        server, base = start_uvicorn(artifacts, workers)
-        try:
-            if exp_id is None:
-                exp_id = json.loads(fetch(f"{base}/api/experiments"))["experiments"][0]["id"]
-                meta_path = f"/api/experiments/{exp_id}.json"
-                detail = json.loads(fetch(base + meta_path))
-                bulk_path = "/api/" + detail["arrays"]["train_v"]["url"].split("?")[0]
-                files = {meta_path: fetch(base + meta_path), bulk_path: fetch(base + bulk_path)}
-                gallery = json.loads(fetch(f"{base}/api/{detail['arrays']['gallery_images']['url_json']}"))
-                body = tmp / "analyze.json"
-                body.write_text(json.dumps({"image": gallery["data"][0]}))
-                script = tmp / "analyze.lua"
-                script.write_text(
-                    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                    f'local f = io.open("{body}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
-                )
-            label = f"uvicorn ({workers} worker{'s' if workers > 1 else ''})"
-            results[label] = {
-                "metadata": run_wrk(wrk, base + meta_path, seconds),
-                "bulk": run_wrk(wrk, base + bulk_path, seconds),
-                "analyze": run_wrk(wrk, f"{base}/api/experiments/{exp_id}/analyze", seconds, script),
-            }
-        finally:
-            stop(server)
-    server, base = start_nginx(nginx, tmp, files)
+    processes, bases = [], {}
     try:
-        results["nginx (baseline)"] = {
-            "metadata": run_wrk(wrk, base + meta_path, seconds),
-            "bulk": run_wrk(wrk, base + bulk_path, seconds),
-        }
+        for workers in (1, 2):
+            process, base = start_uvicorn(artifacts, workers)
+            processes.append(process)
+            bases[f"uvicorn ({workers} worker{'s' if workers > 1 else ''})"] = base
+        paths, files, script = prepare_requests(next(iter(bases.values())), tmp)
+        process, base = start_nginx(nginx, tmp, files)
+        processes.append(process)
+        bases["nginx (baseline)"] = base
+        runs = {server: {} for server in bases}
+        for _ in range(rounds):
+            for request, path in paths.items():
+                for server, base in bases.items():
+                    if server.startswith("nginx") and path not in files:
+                        continue  # nginx has no analyze
+                    run = run_wrk(wrk, base + path, seconds, script if request == "analyze" else None)
+                    runs[server].setdefault(request, []).append(run)
     finally:
-        stop(server)
+        for process in processes:
+            stop(process)
+    results = {server: {request: sorted(found, key=lambda r: r["rps"])[len(found) // 2]
+                        for request, found in cells.items()}
+               for server, cells in runs.items()}
     return {"results": results, "sizes": {k: len(v) for k, v in files.items()}}
 
 
-def report(run: dict, seconds: int) -> str:
+def report(run: dict, seconds: int, rounds: int) -> str:
     results = run["results"]
     nginx = results["nginx (baseline)"]
     sizes = list(run["sizes"].values())
@@ -226,7 +240,8 @@ def report(run: dict, seconds: int) -> str:
         SECTION,
         "",
         f"`python -m benchmarks.api_load` — wrk, {CONNECTIONS} keep-alive connections, 2 threads, "
-        f"{seconds} s per cell after a 1 s warm-up, loopback, no compression on either side. "
+        f"{seconds} s per cell after a 1 s warm-up, {rounds} interleaved rounds (the median run of each "
+        "cell is shown), loopback, no compression on either side. "
         f"Measured {stamp()} on {machine()}; wrk, the server and nginx share the cores.",
         "",
         "| server | request | requests/s | p50 | p99 | errors | vs nginx |",
@@ -271,15 +286,16 @@ def write_section(text: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="measurement time per cell (default 10)")
+    parser.add_argument("--seconds", type=int, default=5, help="measurement time per cell and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is kept (default 3)")
     parser.add_argument("--artifacts", type=Path, help="use these bundles (default: build 2 vs 3 afresh)")
     parser.add_argument("--write", action="store_true", help="record the results in benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp:
         tmp = Path(tmp)
         artifacts = args.artifacts or build_bundle(tmp)
-        run = benchmark(artifacts, args.seconds, tmp)
-    text = report(run, args.seconds)
+        run = benchmark(artifacts, args.seconds, args.rounds, tmp)
+    text = report(run, args.seconds, args.rounds)
     print(text)
     if args.write:
         write_section(text)
