@@ -202,6 +202,7 @@ def benchmark(artifacts: Path, seconds: int, rounds: int, tmp: Path) -> dict:
     """
     wrk = ensure_tool("wrk", "wrk")
     nginx = ensure_tool("nginx", "nginx-light")
+    load_before = os.getloadavg()[0]
     processes, bases = [], {}
     try:
         for workers in (1, 2):
@@ -226,7 +227,8 @@ def benchmark(artifacts: Path, seconds: int, rounds: int, tmp: Path) -> dict:
     results = {server: {request: sorted(found, key=lambda r: r["rps"])[len(found) // 2]
                         for request, found in cells.items()}
                for server, cells in runs.items()}
-    return {"results": results, "sizes": {k: len(v) for k, v in files.items()}}
+    return {"results": results, "sizes": {k: len(v) for k, v in files.items()},
+            "load": (load_before, os.getloadavg()[0])}
 
 
 def report(run: dict, seconds: int, rounds: int) -> str:
@@ -263,11 +265,13 @@ def report(run: dict, seconds: int, rounds: int) -> str:
             cell = cells[name]
             ratio = cell["rps"] / nginx[name]["rps"]
             ok = ratio >= TARGET_RATIO and cell["p99_ms"] < TARGET_P99_MS and cell["errors"] == 0
-            verdicts.append(f"{name} {ratio:.0%} of nginx, p99 {cell['p99_ms']:.1f} ms: "
-                            f"{'meets' if ok else 'misses'} the target")
+            verdicts.append(f"{name} {ratio:.0%} of nginx, p99 {cell['p99_ms']:.1f} ms (nginx "
+                            f"{nginx[name]['p99_ms']:.1f} ms): {'meets' if ok else 'misses'} the target")
         lines.append(f"- {server}: " + "; ".join(verdicts) + ".")
     lines.append(f"- Targets: ≥ {TARGET_RATIO:.0%} of nginx's requests/s, p99 < {TARGET_P99_MS:.0f} ms, "
                  "zero errors.")
+    lines.append(f"- Load average (1 min) before and after the run: {run['load'][0]:.2f} and {run['load'][1]:.2f} "
+                 "(other work on the machine shares the cores).")
     return "\n".join(lines) + "\n"
 
 
