@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from precompute.data import load_digits_dataset, load_mnist
+from precompute.data import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -61,9 +61,45 @@ def _wait_for(url: str, proc=None, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
+@pytest.fixture(scope="session", params=["serve", "static"])
+def browser_kind(request):
+    """Every browser test runs twice: against `tilting serve`, and against `tilting export`'s
+    static site served by a plain static file server under a sub-path."""
+    if os.environ.get("TILTING_BROWSER_URL") and request.param == "static":
+        pytest.skip("TILTING_BROWSER_URL names one server")
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def browser_server(tmp_path_factory, request):
-    """Base URL (ending in /) of a server holding real 2-vs-3 and 4-vs-9 bundles."""
+def browser_artifacts(tmp_path_factory, request):
+    """Real 2-vs-3 and 4-vs-9 bundles (300 images per digit, 17 models), and the network and
+    toy figures' bundles (a small network on 2,000 images with short attacks, so some attacks
+    honestly fail): everything the article shows."""
+    mnist = request.getfixturevalue("mnist")
+    from precompute import network as net
+    from precompute import toy
+    from precompute.artifacts import write_bundle
+    from precompute.data import Digits
+    from precompute.experiment import build_experiment
+
+    root = tmp_path_factory.mktemp("browser-artifacts")
+    grid = np.arange(-6.0, 2.01, 0.5)  # 17 models: quick, and enough to scrub
+    for i, j in ((2, 3), (4, 9)):
+        manifest, arrays = build_experiment(mnist, i, j, grid, per_class=300)
+        write_bundle(root, f"mnist-{i}-{j}", manifest, arrays)
+    small = Digits(train_images=mnist.train_images[:2000], train_labels=mnist.train_labels[:2000],
+                   test_images=mnist.test_images, test_labels=mnist.test_labels,
+                   name=mnist.name, side=mnist.side, source=mnist.source, checksums=mnist.checksums)
+    manifest, arrays = net.build_network_experiment(small, alphas=(1e-4, 1.0), hidden=32, epochs=5,
+                                                    attack_options={"max_steps": 60})
+    write_bundle(root, net.EXPERIMENT_ID, manifest, arrays)
+    write_bundle(root, toy.EXPERIMENT_ID, *toy.build_toy_experiment())
+    return root
+
+
+@pytest.fixture(scope="session")
+def browser_server(browser_kind, tmp_path_factory, request):
+    """Base URL (ending in /) of the explorable over the real 2-vs-3 and 4-vs-9 bundles."""
     external = os.environ.get("TILTING_BROWSER_URL")
     if external:
         base = external.rstrip("/") + "/"
@@ -72,15 +108,10 @@ def browser_server(tmp_path_factory, request):
         return
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    mnist = request.getfixturevalue("mnist")
-    from precompute.artifacts import write_bundle
-    from precompute.experiment import build_experiment
-
-    root = tmp_path_factory.mktemp("browser-artifacts")
-    grid = np.arange(-6.0, 2.01, 0.5)  # 17 models: quick, and enough to scrub
-    for i, j in ((2, 3), (4, 9)):
-        manifest, arrays = build_experiment(mnist, i, j, grid, per_class=300)
-        write_bundle(root, f"mnist-{i}-{j}", manifest, arrays)
+    root = request.getfixturevalue("browser_artifacts")
+    if browser_kind == "static":
+        yield from _static_site(root, tmp_path_factory.mktemp("docroot"))
+        return
     port = _free_port()
     proc = subprocess.Popen(
         _server_command(root, port),
@@ -96,6 +127,28 @@ def browser_server(tmp_path_factory, request):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _static_site(artifacts, docroot):
+    """`tilting export` into docroot/blog/explorable/, served by Python's plain static server."""
+    import functools
+    import http.server
+    import threading
+
+    from backend.export import export_site
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    export_site(artifacts, docroot / "blog" / "explorable")
+    handler = functools.partial(Quiet, directory=str(docroot))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/blog/explorable/"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")

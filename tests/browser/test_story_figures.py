@@ -70,7 +70,7 @@ def test_network_grid_toggle_live_probability_and_url(story_page, story_server):
     wait_url(page, "view=pert")
     url = page.url
     screenshot(page, "story-network-1440")
-    again = story_page(url.split("/", 3)[3], width=360)
+    again = story_page(url[len(story_server):], width=360)
     wait_ready(again, "network")
     assert again.get_attribute('[data-net="1"]', "aria-pressed") == "true"
     assert again.get_attribute('[data-cell="7-1"]', "aria-pressed") == "true"
@@ -99,7 +99,7 @@ def test_toy_mirror_distance_matches_closed_form_and_url(story_page, story_serve
     wait_url(page, "ta=72.5")
     wait_url(page, "toylam=")
     screenshot(page, "story-toy-1440")
-    again = story_page(page.url.split("/", 3)[3], width=360)
+    again = story_page(page.url[len(story_server):], width=360)
     wait_ready(again, "toy")
     again.wait_for_selector('[data-readout="toy-theta"][data-value]')
     assert again.input_value('[data-control="ha"]') == "50"
@@ -136,7 +136,7 @@ def test_tilt3d_draws_planes_and_round_trips(story_page, story_server):  # noqa:
     wait_url(page, "rot=0.40")
     wait_url(page, f"lw={models[2]['log10_lambda']:.1f}")
     screenshot(page, "story-tilt3d-1440")
-    again = story_page(page.url.split("/", 3)[3], width=360)
+    again = story_page(page.url[len(story_server):], width=360)
     wait_ready(again, "tilt3d")
     again.wait_for_selector(".tilt-plot[data-points]")
     assert again.input_value('[data-control="weak"]') == "2"
@@ -161,7 +161,7 @@ def test_loss_slider_moves_curves_and_round_trips(story_page, story_server):  # 
     assert value(page, "err-form") == pytest.approx(10**1.5 * exp["models"][k]["d_err"], rel=1e-6)
     wait_url(page, "wnorm=1.50")
     screenshot(page, "story-loss-1440")
-    again = story_page(page.url.split("/", 3)[3], width=360)
+    again = story_page(page.url[len(story_server):], width=360)
     wait_ready(again, "loss")
     assert value(again, "loss-w") == pytest.approx(10**1.5)
     screenshot(again, "story-loss-360")
