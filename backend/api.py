@@ -56,20 +56,19 @@ def store(request: Request) -> Store:
     return request.app.state.store
 
 
+def _lookup(bundles: dict, key: str, noun: str, how_to_build: str) -> Experiment:
+    if key not in bundles:
+        known = ", ".join(bundles) or f"none (run `{how_to_build}`)"
+        raise HTTPException(404, f"Unknown {noun} {key!r}; available: {known}.")
+    return bundles[key]
+
+
 def experiment(request: Request, exp_id: str) -> Experiment:
-    experiments = store(request).experiments
-    if exp_id not in experiments:
-        known = ", ".join(experiments) or "none (run `tilting precompute`)"
-        raise HTTPException(404, f"Unknown experiment {exp_id!r}; available: {known}.")
-    return experiments[exp_id]
+    return _lookup(store(request).experiments, exp_id, "experiment", "tilting precompute")
 
 
 def figure(request: Request, fig_id: str) -> Experiment:
-    figures = store(request).figures
-    if fig_id not in figures:
-        known = ", ".join(figures) or "none (run `tilting precompute --network` or `--toy`)"
-        raise HTTPException(404, f"Unknown figure data {fig_id!r}; available: {known}.")
-    return figures[fig_id]
+    return _lookup(store(request).figures, fig_id, "figure data", "tilting precompute --network` or `--toy")
 
 
 def model_index(exp: Experiment, k: int | None) -> int:

@@ -15,7 +15,6 @@ new one behind the link, never a mix. Stale versions are removed afterwards.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from precompute.errors import TiltingError
+from precompute.files import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -35,14 +35,6 @@ ALLOWED_DTYPES = ("<f4", "<f8", "<i4", "|i1")
 
 class BundleError(TiltingError):
     """A bundle is missing, incomplete or does not match its manifest."""
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -99,7 +91,7 @@ def _write_version(root: Path, store: Path, experiment_id: str, manifest: dict, 
                 "file": path.name,
                 "dtype": dtype.str,
                 "shape": list(array.shape),
-                "sha256": _sha256_file(path),
+                "sha256": sha256_file(path),
             }
         full = {"schema_version": SCHEMA_VERSION, "id": experiment_id, **manifest, "arrays": entries}
         with open(version / MANIFEST, "w") as f:
@@ -187,7 +179,7 @@ def read_bundle(path, verify: bool = True) -> Bundle:
             raise BundleError(f"{manifest_path} names an array file outside the bundle: {entry['file']!r}.")
         if not file.is_file():
             raise BundleError(f"{file} is missing.")
-        if verify and _sha256_file(file) != entry["sha256"]:
+        if verify and sha256_file(file) != entry["sha256"]:
             raise BundleError(f"{file} does not match the SHA-256 in its manifest: it is damaged.")
         try:
             array = np.load(file, mmap_mode="r", allow_pickle=False)

@@ -10,7 +10,6 @@ bundled 8x8 digits stand in, loudly, and the bundle records it.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from precompute.errors import TiltingError
+from precompute.files import sha256_file
 
 
 class DataError(TiltingError):
@@ -78,6 +78,16 @@ class Digits:
     checksums: dict = field(default_factory=dict)
     notice: str | None = None
 
+    def metadata(self) -> dict:
+        """What a bundle's manifest records about the dataset."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "checksums": self.checksums,
+            "image_side": self.side,
+            "notice": self.notice,
+        }
+
 
 def default_cache_dir() -> Path:
     """The per-user folder where ``tilting fetch-mnist`` puts MNIST."""
@@ -106,14 +116,6 @@ def _find_file(folder: Path, name: str) -> Path | None:
 
 def _has_mnist(folder: Path) -> bool:
     return all(_find_file(folder, name) is not None for name in MNIST_FILES)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -173,7 +175,7 @@ def load_mnist(folder: str | os.PathLike) -> Digits:
         path = _find_file(folder, name)
         if path is None:
             raise DataError(f"{folder / name} is missing.")
-        sha = _sha256(path)
+        sha = sha256_file(path)
         if path.suffix == ".gz" and sha != expected_sha:
             raise DataError(
                 f"{path} has SHA-256 {sha[:12]}…, not the published {expected_sha[:12]}…: "
@@ -322,7 +324,7 @@ def fetch_mnist(dest: str | os.PathLike | None = None, mirrors=MNIST_MIRRORS, ti
     dest.mkdir(parents=True, exist_ok=True)
     for name, expected_sha in MNIST_FILES.items():
         target = dest / name
-        if target.is_file() and _sha256(target) == expected_sha:
+        if target.is_file() and sha256_file(target) == expected_sha:
             continue
         errors = []
         for mirror in mirrors:
@@ -345,7 +347,7 @@ def _download_verified(url: str, target: Path, expected_sha: str, timeout: float
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 shutil.copyfileobj(response, tmp)
             tmp.close()
-            sha = _sha256(Path(tmp.name))
+            sha = sha256_file(Path(tmp.name))
             if sha != expected_sha:
                 raise DataError(f"{url} gave a file with the wrong SHA-256.")
             os.replace(tmp.name, target)

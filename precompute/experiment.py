@@ -147,13 +147,7 @@ def build_experiment(
         "title": f"Digit {digit_i} (I, y = −1) vs digit {digit_j} (J, y = +1)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "build_seconds": round(time.time() - started, 2),
-        "dataset": {
-            "name": digits.name,
-            "source": digits.source,
-            "checksums": digits.checksums,
-            "image_side": digits.side,
-            "notice": digits.notice,
-        },
+        "dataset": digits.metadata(),
         "digits": [int(digit_i), int(digit_j)],
         "per_class": per_class,
         "counts": {

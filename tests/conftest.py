@@ -1,5 +1,6 @@
 """Shared fixtures: real MNIST (via TILTING_MNIST_DIR) and one small bundle."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,3 +48,27 @@ def no_mnist(monkeypatch, tmp_path):
     monkeypatch.delenv("TILTING_MNIST_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """Run an ASGI app with uvicorn on a free loopback port in a thread; yields the port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(5)

@@ -2,15 +2,12 @@
 
 import http.client
 import os
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
+from tests.conftest import live_server
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +37,8 @@ def client(app):
 @pytest.fixture(scope="module")
 def raw_server(app):
     """The app on a real socket, so that paths reach it exactly as sent (no client normalisation)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(5)
+    with live_server(app) as port:
+        yield port
 
 
 def raw_get(port, path):

@@ -5,33 +5,19 @@ import gzip
 import http.client
 import json
 import shutil
-import socket
 import struct
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from backend.app import create_app
 from precompute.cli import main
-from tests.conftest import mnist_dir
+from tests.conftest import live_server, mnist_dir
 
 
 @pytest.fixture(scope="module")
 def port(small_bundle):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(small_bundle.path.parent), host="127.0.0.1",
-                                           port=free, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield free
-    server.should_exit = True
-    thread.join(5)
+    with live_server(create_app(small_bundle.path.parent)) as free:
+        yield free
 
 
 def request(port, method, path, body=None, headers=None):

@@ -2,25 +2,21 @@
 
 import http.client
 import json
-import socket
 import threading
 import time
 
-import uvicorn
-
 from backend.app import create_app
+from tests.conftest import live_server
 
 
 def test_concurrent_mixed_traffic_has_no_errors(small_bundle):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(small_bundle.path.parent), host="127.0.0.1",
-                                           port=port, log_level="critical"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    with live_server(create_app(small_bundle.path.parent)) as port:
+        errors, ok, alive = mixed_traffic(port, small_bundle)
+    assert errors == []
+    assert ok > 100 and alive
+
+
+def mixed_traffic(port, small_bundle):
     image = json.dumps({"image": small_bundle.arrays["gallery_images"][0].astype(float).tolist(), "k": 3})
     requests = [("GET", "/api/experiments", None), ("GET", "/api/experiments/mnist-2-3.json", None),
                 ("GET", "/api/experiments/mnist-2-3/arrays/train_v.bin", None),
@@ -58,8 +54,4 @@ def test_concurrent_mixed_traffic_has_no_errors(small_bundle):
         w.join()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", "/healthz")
-    alive = conn.getresponse().status == 200
-    server.should_exit = True
-    thread.join(5)
-    assert results["errors"] == []
-    assert results["ok"] > 100 and alive
+    return results["errors"], results["ok"], conn.getresponse().status == 200
