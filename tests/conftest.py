@@ -26,6 +26,8 @@ requires_mnist = pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not 
 @pytest.fixture(scope="session")
 def mnist():
     if mnist_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("real MNIST not found: CI runs with ../shared/data/mnist beside the repo")
         pytest.skip("real MNIST not available")
     return load_mnist(mnist_dir())
 
