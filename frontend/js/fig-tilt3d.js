@@ -127,8 +127,10 @@ export function mount(root, store, plotly) {
     ];
     const axis = (title) => ({ title: { text: title }, range: [-R, R], showspikes: false, backgroundcolor: '#fff', gridcolor: COLOURS.grid });
     const layout = {
-      margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(), legend: { orientation: 'h', x: 0, y: 1, bgcolor: 'rgba(255,255,255,0.7)' },
-      scene: { xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'cube', camera: camera(rot * phiW), dragmode: 'turntable' },
+      // The legend sits under the scene: above it, it covered the plot on phones.
+      margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(),
+      legend: { orientation: 'h', x: 0, y: 0, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.7)' },
+      scene: { domain: { x: [0, 1], y: [0.18, 1] }, xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'cube', camera: camera(rot * phiW), dragmode: 'turntable' },
     };
     Plotly.react(plot, traces, layout, PLOT_CONFIG);
     built = true;
