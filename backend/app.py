@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -82,6 +83,25 @@ def create_app(artifacts_dir: str | Path, frontend_dir: str | Path | None = None
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
 
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(DynamicGZip)
     app.add_middleware(SecurityMiddleware)
     return app
+
+
+class DynamicGZip:
+    """Gzip only the responses computed per request.
+
+    Precomputed payloads (bundle metadata, arrays, frontend files) carry their
+    own gzip; sending them through GZipMiddleware as well would only cost time.
+    """
+
+    DYNAMIC = re.compile(r"^/api/experiments/[^/]+/(models|images)/|/analyze$|^/(openapi\.json|docs|redoc)$")
+
+    def __init__(self, app):
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.DYNAMIC.search(scope["path"]):
+            return await self.gzip(scope, receive, send)
+        return await self.app(scope, receive, send)

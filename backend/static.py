@@ -51,18 +51,18 @@ def serve_file(request: Request, path: str):
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def index(request: Request):
+async def index(request: Request):
     return serve_file(request, "/index.html")
 
 
 @router.api_route("/embed/{figure}", methods=["GET", "HEAD"])
-def embed(request: Request, figure: str):
+async def embed(request: Request, figure: str):
     """A figure alone, for an <iframe>: /embed/teaser or /embed/teaser.html."""
     return serve_file(request, f"/embed/{figure.removesuffix('.html')}.html")
 
 
 @router.api_route("/{path:path}", methods=["GET", "HEAD"])
-def frontend_file(request: Request, path: str):
+async def frontend_file(request: Request, path: str):
     # This catch-all also sees GETs of POST-only API paths: those are 405, not 404.
     if any(route.matches(request.scope)[0] == Match.PARTIAL for route in request.app.router.routes):
         raise HTTPException(405, f"GET is not allowed on /{path}.")
