@@ -28,7 +28,11 @@ browser:
 precompute: $(STAMP)
 	$(BIN)/tilting precompute --pair 2 3
 
+# First run: build the 2-vs-3 path (~15 s), the toy (instant) and the small network (~1 min); then serve.
 run: $(STAMP)
+	@ls artifacts 2>/dev/null | grep -q -- '-2-3$$' || $(BIN)/tilting precompute --pair 2 3
+	@[ -e artifacts/toy ] || $(BIN)/tilting precompute --toy
+	@[ -e artifacts/network-mnist ] || $(BIN)/tilting precompute --network
 	$(BIN)/tilting serve
 
 # pytest exits 5 when it collects nothing: that is not a failure of the code.
@@ -36,8 +40,10 @@ test: $(STAMP) browser
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+# Each benchmark prints its figure beside a baseline measured in the same run (see benchmarks/RESULTS.md).
+BENCHMARKS := solver_bench all_pairs_bench api_load browser_bench soak reliability
+bench: $(STAMP) browser
+	set -e; for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b; done
 
 clean:
 	rm -rf $(VENV) artifacts test-artifacts

@@ -243,6 +243,14 @@ FILE_DOC = Path(description="NAME.bin, NAME.f16.bin or NAME.json", examples=["or
 VERSION_DOC = Query(None, max_length=64, description="Content version from the `arrays` table.")
 
 
+@router.get("/figures", summary="List the figures' data bundles", tags=["figures"],
+            response_model=dict[str, list[dict[str, str]]])
+@router.get("/figures.json", include_in_schema=False, response_model=dict[str, list[dict[str, str]]])
+async def list_figures(request: Request):
+    """The data bundles of single figures that this server has (id, kind, title)."""
+    return payload_response(request, store(request).figures_payload, REVALIDATE)
+
+
 @router.get("/figures/{fig_id}", summary="Data of a single figure", tags=["figures"],
             response_model=dict[str, Any])
 @router.get("/figures/{fig_id}.json", include_in_schema=False, response_model=dict[str, Any])

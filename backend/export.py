@@ -27,7 +27,7 @@ def export_urls(app) -> list[str]:
     """Every URL path the static site needs: pages, assets, and all API data."""
     store = app.state.store
     urls = list(app.state.frontend)  # "/index.html", "/js/…", "/vendor/plotly.min.js", …
-    urls.append("/api/experiments.json")
+    urls.extend(["/api/experiments.json", "/api/figures.json"])
     for section, bundles in (("experiments", store.experiments), ("figures", store.figures)):
         for exp_id, exp in bundles.items():
             urls.append(f"/api/{section}/{exp_id}.json")

@@ -146,6 +146,10 @@ class Store:
         self.figures = {
             exp_id: load_experiment(bundle, "figures") for exp_id, bundle in bundles.items() if "kind" in bundle.manifest
         }
+        self.figures_payload = Payload.of(json_bytes({"figures": [
+            {"id": f.id, "kind": f.bundle.manifest["kind"], "title": f.bundle.manifest.get("title", f.id)}
+            for f in self.figures.values()
+        ]}), "application/json")
         listing = {"experiments": [e.summary for e in self.experiments.values()]}
         self.listing = listing
         self.listing_payload = Payload.of(json_bytes(listing), "application/json")

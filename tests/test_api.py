@@ -251,5 +251,11 @@ def test_figure_bundles_are_served_apart_from_experiments(small_bundle, tmp_path
     dtype = {"float32": "<f4", "float64": "<f8"}[response.headers["x-array-dtype"]]
     theta = np.frombuffer(response.content, dtype)
     np.testing.assert_array_equal(theta, arrays["theta"])
+    assert client.get("/api/figures.json").json() == {"figures": [{"id": "toy", "kind": "toy", "title": manifest["title"]}]}
     assert client.get("/api/figures/nope.json").status_code == 404
     assert client.get("/api/experiments/toy").status_code == 404
+
+
+def test_figures_listing(client):
+    assert client.get("/api/figures").json() == {"figures": []}  # the small bundle folder has none
+    assert client.get("/api/figures.json").json() == {"figures": []}

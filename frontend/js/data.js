@@ -128,7 +128,13 @@ export async function loadExperiment(id, names, halfNames = []) {
 }
 
 // A figure bundle (network-mnist, toy): api/figures/{id}.json, manifest plus array URLs.
-export function getFigureData(id) {
+// The listing is asked first, so a bundle that was never built is a sentence, not a 404.
+export async function getFigureData(id) {
+  const { figures } = await getJson('figures.json');
+  if (!figures.some((f) => f.id === id)) {
+    const flag = id === 'toy' ? '--toy' : '--network';
+    throw new Error(`This figure's data (${id}) has not been built yet: run \`tilting precompute ${flag}\`.`);
+  }
   return getJson(`figures/${encodeURIComponent(id)}.json`);
 }
 
