@@ -13,24 +13,34 @@ const H_MAX = 50; // d = 2·50² = 5,000
 const EXAMPLE_LEVELS = { I: [-0.83, -0.47, -0.16], J: [0.22, 0.58, 0.91] };
 const X_LEVEL = 0.58; // the image x: the middle J example
 const PANELS = [
-  { key: 'a', title: 'Low dimension, tilted boundary', h: 1, theta: 84 },
-  { key: 'b', title: 'High dimension, bisecting boundary', h: 50, theta: 0 },
+  { key: 'a', title: 'Low dimension, tilted boundary', d: 2, theta: 84 },
+  { key: 'b', title: 'High dimension, bisecting boundary', d: 5000, theta: 0 },
 ];
 const PARAMS = {
-  ha: parse.int(1, H_MAX), ta: parse.num(0, 90), hb: parse.int(1, H_MAX), tb: parse.num(0, 90), toylam: parse.num(-20, 20),
+  da: parse.int(2, 5000), ta: parse.num(0, 90), db: parse.int(2, 5000), tb: parse.num(0, 90), toylam: parse.num(-20, 20),
 };
 
-// The toy basis at height h: e₁, e₂ = left/right half indicators divided by h.
-export function toyImage(left, right, h) {
-  const w = 2 * h;
-  const x = new Float64Array(h * w);
-  for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) x[r * w + c] = c < h ? left : right;
+// Image shapes on the dimension slider: rows × 2·half pixels, d = 2·rows·half. The h×2h
+// family (h = 1…50) plus 28×28, MNIST's size (784 = 2h² has no whole h).
+export const SHAPES = Array.from({ length: H_MAX }, (_, i) => ({ rows: i + 1, half: i + 1 }));
+SHAPES.splice(19, 0, { rows: 28, half: 14 });
+export const dimension = ({ rows, half }) => 2 * rows * half;
+// ‖indicator of one half‖: the plane coordinates' unit, h for an h×2h image.
+export const halfNorm = ({ rows, half }) => Math.sqrt(rows * half);
+const shapeIndex = (d) => Math.max(0, SHAPES.findIndex((sh) => dimension(sh) >= d));
+
+// The toy basis: e₁, e₂ = left/right half indicators divided by their norm.
+export function toyImage(left, right, shape) {
+  const w = 2 * shape.half;
+  const x = new Float64Array(shape.rows * w);
+  for (let r = 0; r < shape.rows; r++) for (let c = 0; c < w; c++) x[r * w + c] = c < shape.half ? left : right;
   return x;
 }
 
-export function tiltedNormal(thetaDeg, h) {
+export function tiltedNormal(thetaDeg, shape) {
   const t = (thetaDeg * Math.PI) / 180;
-  return toyImage(Math.cos(t) / h, Math.sin(t) / h, h);
+  const n = halfNorm(shape);
+  return toyImage(Math.cos(t) / n, Math.sin(t) / n, shape);
 }
 
 // Deterministic levels for the scatter: uniform in [0.1, 1] by a small LCG (display only).
@@ -75,8 +85,8 @@ function planeLayout(range, title) {
 function mountPanel(parent, spec, initial, Plotly, save) {
   const box = el('section', { class: 'toy-panel', 'data-panel': spec.key });
   box.append(el('h4', { text: spec.title }));
-  const state = { h: initial.h, theta: initial.theta };
-  const hSlider = slider(box, { label: 'dimension', min: 1, max: H_MAX, step: 1, name: `h${spec.key}`, onInput: (h) => { state.h = h; render(); save(); } });
+  const state = { shape: SHAPES[shapeIndex(initial.d)], theta: initial.theta };
+  const hSlider = slider(box, { label: 'dimension', min: 0, max: SHAPES.length - 1, step: 1, name: `d${spec.key}`, onInput: (i) => { state.shape = SHAPES[i]; render(); save(); } });
   const tSlider = slider(box, { label: 'tilt', min: 0, max: 90, step: 0.5, name: `t${spec.key}`, onInput: (t) => { state.theta = t; render(); save(); } });
   const examples = el('div', { class: 'toy-images', 'aria-label': 'Example images of classes I and J' });
   const exampleCanvases = [...EXAMPLE_LEVELS.I.map((v) => [v, 'I']), ...EXAMPLE_LEVELS.J.map((v) => [v, 'J'])]
@@ -94,18 +104,19 @@ function mountPanel(parent, spec, initial, Plotly, save) {
   const paint = diverging(1);
 
   function render() {
-    const { h, theta } = state;
-    const d = 2 * h * h;
-    hSlider.set(h, `d = ${d.toLocaleString('en')} <span class="unit">(${h}×${2 * h})</span>`);
+    const { shape, theta } = state;
+    const d = dimension(shape);
+    const h = halfNorm(shape); // the plane's unit: an image at left level a sits at a·h on e₁
+    hSlider.set(SHAPES.indexOf(shape), `d = ${d.toLocaleString('en')} <span class="unit">(${shape.rows}×${2 * shape.half})</span>`);
     tSlider.set(theta, `θ = ${theta.toFixed(1)}°`);
-    for (const ex of exampleCanvases) paintRect(ex.canvas, toyImage(ex.v, 0, h), 2 * h, h, paint);
+    for (const ex of exampleCanvases) paintRect(ex.canvas, toyImage(ex.v, 0, shape), 2 * shape.half, shape.rows, paint);
     // Everything below is computed in the full d-dimensional pixel space.
-    const x = toyImage(X_LEVEL, 0, h);
-    const e = tiltedNormal(theta, h);
+    const x = toyImage(X_LEVEL, 0, shape);
+    const e = tiltedNormal(theta, shape);
     const s = dot(x, e);
     const xm = x.map((v, i) => v - 2 * s * e[i]);
-    paintRect(xImg.canvas, x, 2 * h, h, paint);
-    paintRect(mImg.canvas, xm, 2 * h, h, paint);
+    paintRect(xImg.canvas, x, 2 * shape.half, shape.rows, paint);
+    paintRect(mImg.canvas, xm, 2 * shape.half, shape.rows, paint);
     const distance = l2(xm, x);
     mImg.cap.textContent = Math.abs(s) < 1e-12 ? 'x_m = x, on the boundary' : `x_m: classified ${s > 0 ? 'I' : 'J'}`;
     rDist.set(distance, distance.toFixed(3));
@@ -202,15 +213,17 @@ export async function mount(root, store, plotly) {
   const fig = el('div', { class: 'fig story-toy' });
   root.append(fig);
   const intro = el('p', { class: 'fig-note' });
-  intro.innerHTML = 'Images of h×2h pixels, d = 2h² (1 ≤ h ≤ 50; 784 = 28² is not of this form, the nearest are 722 and 800). Class I: left half at a level in [−1, −0.1] (blue), class J: in [0.1, 1] (orange); right half 0. Every image is a multiple of e₁, so all of them lie on one line, in any dimension. Only ‖x<sub>m</sub> − x‖ / ‖x‖ = 2|cos θ| matters: the absolute distance grows like h because ‖x‖ does.';
+  intro.innerHTML = 'Images of h×2h pixels, d = 2h² (1 ≤ h ≤ 50), and 28×28 (d = 784, the size of an MNIST image). Class I: left half at a level in [−1, −0.1] (blue), class J: in [0.1, 1] (orange); right half 0. Every image is a multiple of e₁, so all of them lie on one line, in any dimension. Only ‖x<sub>m</sub> − x‖ / ‖x‖ = 2|cos θ| matters: the absolute distance grows like h because ‖x‖ does.';
   const panels = el('div', { class: 'toy-panels' });
   fig.append(intro, panels);
   let Plotly;
   try { Plotly = await plotly; } catch (err) { showError(fig, err); return; }
   const states = [];
-  const saveClosed = () => writeParams('toy', { ha: states[0].h, ta: states[0].theta, hb: states[1].h, tb: states[1].theta });
+  const saveClosed = () => writeParams('toy', {
+    da: dimension(states[0].shape), ta: states[0].theta, db: dimension(states[1].shape), tb: states[1].theta,
+  });
   PANELS.forEach((spec) => {
-    const initial = { h: params[`h${spec.key}`] ?? spec.h, theta: params[`t${spec.key}`] ?? spec.theta };
+    const initial = { d: params[`d${spec.key}`] ?? spec.d, theta: params[`t${spec.key}`] ?? spec.theta };
     states.push(mountPanel(panels, spec, initial, Plotly, () => saveClosed()));
   });
   try {

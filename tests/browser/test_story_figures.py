@@ -83,10 +83,14 @@ def test_toy_mirror_distance_matches_closed_form_and_url(story_page, story_serve
     wait_ready(page, "toy")
     page.wait_for_selector('[data-readout="toy-theta"][data-value]')
     level = 0.58  # the figure's x: a J image at this left level
-    for h, theta in ((1, 30.0), (20, 30.0), (50, 72.5)):
-        slide(page, '[data-control="ha"]', h)
+    # The dimension slider's shapes: h×2h for h = 1…50, and 28×28 (d = 784) after h = 19.
+    shapes = [(h, h) for h in range(1, 51)]
+    shapes.insert(19, (28, 14))
+    for (rows, half), theta in (((1, 1), 30.0), ((28, 14), 30.0), ((50, 50), 72.5)):
+        slide(page, '[data-control="da"]', shapes.index((rows, half)))
         slide(page, '[data-control="ta"]', theta)
-        closed = 2 * level * h * abs(math.cos(math.radians(theta)))
+        assert page.locator('[data-panel="a"] label').first.inner_text().startswith(f"d = {2 * rows * half:,}")
+        closed = 2 * level * math.sqrt(rows * half) * abs(math.cos(math.radians(theta)))
         assert value(page, "mirror-distance-a") == pytest.approx(closed, rel=1e-9)
         assert value(page, "relative-a") == pytest.approx(2 * abs(math.cos(math.radians(theta))), rel=1e-9)
     # The trained toy: weakest λ fits the mislabelled image with a strong tilt, strongest ignores it.
@@ -102,7 +106,7 @@ def test_toy_mirror_distance_matches_closed_form_and_url(story_page, story_serve
     again = story_page(page.url[len(story_server):], width=360)
     wait_ready(again, "toy")
     again.wait_for_selector('[data-readout="toy-theta"][data-value]')
-    assert again.input_value('[data-control="ha"]') == "50"
+    assert again.input_value('[data-control="da"]') == str(shapes.index((50, 50)))
     assert value(again, "mirror-distance-a") == pytest.approx(2 * level * 50 * math.cos(math.radians(72.5)), rel=1e-9)
     assert value(again, "toy-theta") == pytest.approx(toy[-1]["theta_deg"])
     screenshot(again, "story-toy-360")
