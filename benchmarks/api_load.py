@@ -270,6 +270,12 @@ def report(run: dict, seconds: int, rounds: int) -> str:
         lines.append(f"- {server}: " + "; ".join(verdicts) + ".")
     lines.append(f"- Targets: ≥ {TARGET_RATIO:.0%} of nginx's requests/s, p99 < {TARGET_P99_MS:.0f} ms, "
                  "zero errors.")
+    bulk_floor = CONNECTIONS / nginx["bulk"]["rps"] * 1e3
+    lines.append(f"- Bulk p99: with {CONNECTIONS} connections always busy, Little's law puts the mean latency "
+                 f"at {CONNECTIONS} / requests/s; at nginx's bulk rate that is {bulk_floor:.0f} ms, so no "
+                 f"server on this box can answer a {sizes[1] / 1e6:.1f} MB array within {TARGET_P99_MS:.0f} ms "
+                 f"at that concurrency (nginx moves {nginx['bulk']['rps'] * sizes[1] / 1e9:.1f} GB/s there, "
+                 "uvicorn about as much).")
     lines.append(f"- Load average (1 min) before and after the run: {run['load'][0]:.2f} and {run['load'][1]:.2f} "
                  "(other work on the machine shares the cores).")
     return "\n".join(lines) + "\n"
