@@ -32,4 +32,4 @@ USER tilting
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-CMD ["tilting", "serve", "--host", "0.0.0.0", "--port", "8000", "--artifacts", "/app/artifacts"]
+CMD ["tilting", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--artifacts", "/app/artifacts"]

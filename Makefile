@@ -33,7 +33,7 @@ run: $(STAMP)
 	@ls artifacts 2>/dev/null | grep -q -- '-2-3$$' || $(BIN)/tilting precompute --pair 2 3
 	@[ -e artifacts/toy ] || $(BIN)/tilting precompute --toy
 	@[ -e artifacts/network-mnist ] || $(BIN)/tilting precompute --network
-	$(BIN)/tilting serve
+	$(BIN)/tilting serve --workers 2
 
 # pytest exits 5 when it collects nothing: that is not a failure of the code.
 test: $(STAMP) browser
