@@ -70,6 +70,16 @@ def cmd_precompute(args) -> int:
     return 0
 
 
+def load_dataset(mnist_dir):
+    """MNIST (or the fallback, announced loudly on stderr) for a build."""
+    from precompute.data import load_digits_dataset
+
+    digits = load_digits_dataset(mnist_dir)
+    if digits.notice:
+        print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
+    return digits
+
+
 def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, quiet=False) -> Path:
     """Build one digit pair's bundle with a progress bar; the path of the bundle written.
 
@@ -79,14 +89,12 @@ def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, 
     from tqdm import tqdm
 
     from precompute.artifacts import write_bundle
-    from precompute.data import check_pair, load_digits_dataset
+    from precompute.data import check_pair
     from precompute.experiment import build_experiment, experiment_id
 
     check_pair(digit_i, digit_j)
     log_lambdas = parse_grid(log_lambda)
-    digits = load_digits_dataset(mnist_dir)
-    if digits.notice:
-        print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
+    digits = load_dataset(mnist_dir)
     exp_id = experiment_id(digits.name, digit_i, digit_j, per_class)
 
     bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=quiet)
@@ -111,12 +119,9 @@ def cmd_precompute_network(args) -> int:
     from tqdm import tqdm
 
     from precompute.artifacts import write_bundle
-    from precompute.data import load_digits_dataset
     from precompute.network import ARCHITECTURE, DEFAULT_ALPHAS, EXPERIMENT_ID, build_network_experiment
 
-    digits = load_digits_dataset(args.mnist_dir)
-    if digits.notice:
-        print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
+    digits = load_dataset(args.mnist_dir)
     epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])[1]
     # One tick per training epoch and one per network's 90 attacks.
     bar = tqdm(total=len(DEFAULT_ALPHAS) * (epochs + 1), desc="network", unit="step", disable=args.quiet)
