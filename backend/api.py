@@ -83,7 +83,7 @@ def model_index(exp: Experiment, k: int | None) -> int:
 
 
 def model_params(exp: Experiment, k: int):
-    return exp.array("weights")[k].astype(np.float64), float(exp.array("intercepts")[k])
+    return exp.f64("weights")[k], float(exp.array("intercepts")[k])
 
 
 def digit_of(exp: Experiment, score: float) -> int:
@@ -177,8 +177,8 @@ def get_model(request: Request, exp_id: str = Path(examples=["mnist-2-3"]), k: i
     return {
         **metrics,
         "cos_theta": float(np.cos(metrics["theta"])),
-        "w": exp.array("weights")[k].astype(float).tolist(),
-        "normal": exp.array("normals")[k].astype(float).tolist(),
+        "w": exp.f64("weights")[k].tolist(),
+        "normal": exp.f64("normals")[k].tolist(),
     }
 
 
@@ -203,7 +203,7 @@ def get_gallery_image(
         "test_index": int(exp.array("gallery_index")[index]),
         "k": k,
         "log10_lambda": exp.models[k]["log10_lambda"],
-        **image_set(exp, images[index].astype(np.float64), k),
+        **image_set(exp, exp.f64("gallery_images")[index], k),
     }
 
 
@@ -222,9 +222,9 @@ def analyze(request: Request, body: AnalyzeRequest, exp_id: str = Path(examples=
         raise HTTPException(422, f"image has {len(body.image)} pixels; {exp_id} needs {side}×{side} = {side * side}.")
     k = model_index(exp, body.k)
     x = np.asarray(body.image, dtype=np.float64)
-    weights = exp.array("weights").astype(np.float64)
+    weights = exp.f64("weights")
     scores = weights @ x + exp.array("intercepts")
-    centred = x - exp.array("centroids").astype(np.float64).mean(axis=0)
+    centred = x - exp.f64("centroids").mean(axis=0)
     digits = exp.bundle.manifest["digits"]
     return {
         "k": k,
@@ -233,7 +233,7 @@ def analyze(request: Request, body: AnalyzeRequest, exp_id: str = Path(examples=
             "score": scores.tolist(),
             "distance": (scores / np.linalg.norm(weights, axis=1)).tolist(),
             "predicted": [digits[1] if s > 0 else digits[0] for s in scores],
-            "v": (exp.array("normals").astype(np.float64) @ centred).tolist(),
+            "v": (exp.f64("normals") @ centred).tolist(),
         },
         **image_set(exp, x, k),
     }

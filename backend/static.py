@@ -64,6 +64,9 @@ async def embed(request: Request, figure: str):
 @router.api_route("/{path:path}", methods=["GET", "HEAD"])
 async def frontend_file(request: Request, path: str):
     # This catch-all also sees GETs of POST-only API paths: those are 405, not 404.
-    if any(route.matches(request.scope)[0] == Match.PARTIAL for route in request.app.router.routes):
+    # (Only /api paths can be such; frontend files skip the route scan.)
+    if path.startswith("api/") and any(
+        route.matches(request.scope)[0] == Match.PARTIAL for route in request.app.router.routes
+    ):
         raise HTTPException(405, f"GET is not allowed on /{path}.")
     return serve_file(request, "/" + path)

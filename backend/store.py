@@ -60,6 +60,7 @@ class Experiment:
     detail_payload: Payload
     arrays: dict  # file name ("train_v.bin", "train_v.f16.bin", "train_v.json") -> Payload
     versions: dict  # array name -> the short version string used in URLs
+    float64: dict = field(default_factory=dict, repr=False)  # array name -> float64 copy, made once
 
     @property
     def id(self) -> str:
@@ -71,6 +72,12 @@ class Experiment:
 
     def array(self, name: str) -> np.ndarray:
         return np.asarray(self.bundle.arrays[name])
+
+    def f64(self, name: str) -> np.ndarray:
+        """The array as float64 for per-request maths, converted on first use only."""
+        if name not in self.float64:
+            self.float64[name] = np.asarray(self.bundle.arrays[name], dtype=np.float64)
+        return self.float64[name]
 
 
 def array_url(section: str, exp_id: str, name: str, suffix: str, version: str) -> str:
