@@ -9,7 +9,7 @@ import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { analyseImage, alongNormal, boxAdversarial, planePoint, score } from './maths.js';
 import { listExperiments, loadExperiment } from './data.js';
 import { drawPad } from './drawpad.js';
-import { histogramCanvas } from './hist.js';
+import { histogramCanvas, lossPoints } from './hist.js';
 import { encodeDrawing, decodeDrawing, quantise } from './state.js';
 
 export const NAMES = ['train_u', 'train_v', 'train_y', 'centroids', 'weights', 'intercepts', 'normals', 'z_hat',
@@ -169,13 +169,22 @@ export function mount(root, store, plotly = null) {
   let fTrain = null; let fTest = null;
   function histogram(k) {
     const m = exp.model(k);
+    const edges = exp.row('hist_edges', k);
     const train = exp.row('hist_train', k); const test = exp.row('hist_test', k);
     if (fTrain?.length !== train.length) { fTrain = new Float32Array(train.length); fTest = new Float32Array(train.length); }
     const nTrain = exp.manifest.counts.train; const nTest = exp.manifest.counts.test;
     for (let b = 0; b < train.length; b++) { fTrain[b] = train[b] / nTrain; fTest[b] = test[b] / nTest; }
-    drawHistogram({ edges: exp.row('hist_edges', k), train: fTrain, test: fTest, wNorm: m.w_norm, dAdv: m.d_adv });
+    // The hinge loss max(0, 1 − ‖w‖t) is straight on either side of its kink at 1/‖w‖.
+    const lo = edges[0]; const hi = edges[edges.length - 1];
+    const hinge = lossPoints((t) => Math.max(0, 1 - m.w_norm * t), lo, hi, { count: 1, kinks: [1 / m.w_norm] });
+    drawHistogram({
+      edges,
+      bars: [{ name: 'train', values: fTrain, colour: 'rgba(90,90,90,0.5)', fill: true }, { name: 'test', values: fTest, colour: '#444' }],
+      curves: [{ name: 'hinge loss', ...hinge, colour: '#7b2cbf', width: 2 }],
+      marks: [{ t: 0, colour: '#000' }, { t: m.d_adv, colour: '#000', dash: [2, 3], text: 'd_adv' }],
+      titles: { x: 'y·d(x): signed distance, positive = correct', y: 'fraction', loss: 'hinge' },
+    });
   }
-  new ResizeObserver(() => { if (exp) histogram(kNow); }).observe(histDiv);
 
   function buildCurves() {
     const g = exp.grid; const ms = exp.manifest.models;

@@ -2,7 +2,8 @@
 // the current model, with the 0-1, hinge and softplus losses written in the same units:
 // a point at signed distance t has score ‖w‖·t, so hinge = max(0, 1 − ‖w‖t) and
 // softplus = log(1 + exp(−‖w‖t)). A slider changes ‖w‖; the model's own ‖w‖ is marked.
-import { el, readout, fmt, follow, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
+import { el, readout, fmt, follow, showError, COLOURS } from './ui.js';
+import { histogramCanvas, lossPoints } from './hist.js';
 import { lambdaSlider } from './slider.js';
 import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
 
@@ -16,11 +17,11 @@ export const losses = {
   softplus: (w, t) => { const z = -w * t; return z > 30 ? z : Math.log1p(Math.exp(z)); },
 };
 
-export function mount(root, store, plotly) {
+export function mount(root, store) {
   ensureStoryCss();
   const fig = el('div', { class: 'fig story-loss' });
   root.append(fig);
-  let exp = null; let Plotly = null; let k = 0;
+  let exp = null; let k = 0;
   let logW = readParams(PARAMS).wnorm ?? null; // null: follow the model's own ‖w‖
   const slider = lambdaSlider(fig, { onInput: (kk) => store.set({ lambda: exp.grid[kk] }) });
   const wRow = el('div', { class: 'lambda-control' });
@@ -39,6 +40,7 @@ export function mount(root, store, plotly) {
   const plot = el('div', { class: 'plot loss-plot', role: 'img', 'aria-label': 'Histogram of y times d(x) with the 0-1, hinge and softplus losses scaled by the norm of w' });
   const note = el('p', { class: 'fig-note' });
   fig.append(dl, plot, note);
+  const drawHistogram = histogramCanvas(plot, { height: 340 });
 
   wInput.addEventListener('input', () => { logW = Number(wInput.value); draw(); writeParams('loss', { wnorm: logW.toFixed(2) }); });
   reset.addEventListener('click', () => { logW = null; draw(); writeParams('loss', { wnorm: null }); });
@@ -65,36 +67,29 @@ export function mount(root, store, plotly) {
     rErr.set(w * m.d_err, fmt.num(w * m.d_err));
     const lo = edges[0]; const hi = edges[edges.length - 1];
     const pad = 0.05 * (hi - lo);
-    const ts = Array.from({ length: 401 }, (_, i) => lo - pad + ((hi - lo + 2 * pad) * i) / 400);
-    const curve = (name, fn, colour, dash, width = 2.5, weight = w) => ({
-      type: 'scatter', mode: 'lines', name, x: ts, y: ts.map((t) => fn(weight, t)), yaxis: 'y2',
-      line: { color: colour, dash, width, shape: fn === losses.zeroOne ? 'hv' : 'linear' }, hoverinfo: 'skip',
+    const range = [lo - pad, hi + pad];
+    const curve = (name, loss, where, colour, dash, width = 2.5) => ({
+      name, colour, dash, width, ...lossPoints(loss, range[0], range[1], where),
     });
-    const traces = [
-      { type: 'bar', name: 'training images', x: centres, y: Array.from(counts, (c) => c / n), width: edges[1] - edges[0],
-        marker: { color: 'rgba(120,120,120,0.35)' }, hoverinfo: 'skip' },
-      curve('0-1 loss', losses.zeroOne, '#555', 'dot', 2),
-      curve('hinge', losses.hinge, COLOURS.J, 'solid'),
-      curve('softplus', losses.softplus, COLOURS.I, 'dash'),
+    const curves = [
+      curve('0-1 loss', (t) => losses.zeroOne(w, t), { jumps: [0] }, '#555', [2, 3], 2),
+      curve('hinge', (t) => losses.hinge(w, t), { kinks: [1 / w] }, COLOURS.J, []),
+      curve('softplus', (t) => losses.softplus(w, t), {}, COLOURS.I, [6, 4]),
     ];
-    if (logW !== null) traces.push(curve('hinge at the model’s ‖w‖', losses.hinge, 'rgba(214,96,42,0.35)', 'solid', 1.5, own));
-    Plotly.react(plot, traces, {
-      margin: { l: 52, r: 52, t: 8, b: 44 }, font: plotFont(), bargap: 0,
-      legend: { orientation: 'h', x: 0, y: 1.12 },
-      xaxis: { title: { text: 'y·d(x): signed distance to the boundary (pixel units)', standoff: 4 }, range: [lo - pad, hi + pad], zeroline: true, zerolinecolor: '#999', gridcolor: COLOURS.grid },
-      yaxis: { title: { text: 'share of images', standoff: 4 }, rangemode: 'tozero', gridcolor: COLOURS.grid },
-      yaxis2: { title: { text: 'loss', standoff: 4 }, overlaying: 'y', side: 'right', range: [0, LOSS_TOP], dtick: 0.5, showgrid: false },
-      shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: 1 / w, x1: 1 / w, y0: 0, y1: 1, line: { color: COLOURS.J, width: 1, dash: 'dot' } }],
-    }, PLOT_CONFIG);
+    if (logW !== null) curves.push(curve('hinge at the model’s ‖w‖', (t) => losses.hinge(own, t), { kinks: [1 / own] }, 'rgba(214,96,42,0.35)', [], 1.5));
+    drawHistogram({
+      edges, range, curves, lossTop: LOSS_TOP,
+      bars: [{ name: 'training images', values: Array.from(counts, (c) => c / n), colour: 'rgba(120,120,120,0.35)', fill: true }],
+      marks: [{ t: 0, colour: '#999' }, { t: 1 / w, colour: COLOURS.J, dash: [1, 3] }],
+      titles: { x: 'y·d(x): signed distance to the boundary (pixel units)', y: 'share of images', loss: 'loss' },
+    });
   }
 
   return follow(store, {
     names: NAMES,
-    plotly,
     root,
-    async load(e) {
+    load(e) {
       exp = e;
-      Plotly = await plotly;
       slider.setGrid(e.grid);
       const ws = e.manifest.models.map((m) => Math.log10(m.w_norm));
       wInput.min = String(Math.floor(Math.min(...ws)) - 1);

@@ -11,7 +11,7 @@ export const FIGURES = {
   network: { title: 'Adversarial examples of a small network', plotly: false, module: () => import('./fig-network.js') },
   toy: { title: 'The toy problem: dimension versus tilt', plotly: true, module: () => import('./fig-toy.js') },
   tilt3d: { title: 'The tilt in 3-D', plotly: true, module: () => import('./fig-tilt3d.js') },
-  loss: { title: 'Scaling the loss', plotly: true, module: () => import('./fig-loss.js') },
+  loss: { title: 'Scaling the loss', plotly: false, module: () => import('./fig-loss.js') },
 };
 
 let plotlyPromise = null;

@@ -1,9 +1,10 @@
-// The histogram of y·d(x) (train filled, test as a line) with the hinge loss on its own
-// right-hand axis, drawn on a plain 2-D canvas: a λ step redraws it in well under a
-// millisecond, where a Plotly redraw cost ~14 ms.
+// The histogram of y·d(x) with losses drawn in the same distance units on a right-hand
+// axis, on a plain 2-D canvas: a λ step redraws it in about a millisecond, where a
+// Plotly redraw cost ~14 ms. Used by the explorer (hinge) and the loss figure (0-1,
+// hinge, softplus).
 import { plotFont } from './ui.js';
 
-const INK = '#333'; const HINGE = '#7b2cbf'; const GRID = '#e6e6e6';
+const INK = '#333'; const GRID = '#e6e6e6';
 
 // About `count` round tick values covering [lo, hi].
 export function niceTicks(lo, hi, count = 5) {
@@ -18,13 +19,39 @@ export function niceTicks(lo, hi, count = 5) {
 
 const label = (t) => String(Number(t.toPrecision(6))).replace('-', '−');
 
-export function histogramCanvas(div, height = 300) {
+// Sample points of loss(t) on [lo, hi]: `count` even steps plus the kinks (drawn
+// exactly) and the jumps (two points at the same t: the limit from the left, then the
+// value there).
+export function lossPoints(loss, lo, hi, { count = 400, kinks = [], jumps = [] } = {}) {
+  const inside = (b) => b > lo && b < hi;
+  const ts = Array.from({ length: count + 1 }, (_, i) => lo + ((hi - lo) * i) / count)
+    .concat(kinks.filter(inside), jumps.filter(inside)).sort((a, b) => a - b);
+  const t = []; const y = [];
+  for (const s of ts) {
+    if (jumps.includes(s)) { t.push(s); y.push(loss(s - 1e-9 * (hi - lo))); }
+    t.push(s); y.push(loss(s));
+  }
+  return { t, y };
+}
+
+// A histogram canvas in `div`, redrawn on resize. Returns draw(spec) with
+//   edges: B + 1 bin edges (distance units);
+//   bars: [{ name, values (share per bin), colour, fill }] — filled steps or a step line;
+//   curves: [{ name, t, y, colour, width, dash }] — losses, on the right-hand axis;
+//   lossTop: the loss axis' top (default: the curves' largest value, ×1.08);
+//   range: the distance axis (default: the edges); marks: [{ t, colour, dash, text }];
+//   titles: { x, y, loss }.
+// What was drawn last is kept on div.drawn (the tests read it).
+export function histogramCanvas(div, { height = 300 } = {}) {
   const canvas = document.createElement('canvas');
   div.replaceChildren(canvas);
-  const M = { l: 48, r: 48, t: 44, b: 42 };
+  let last = null;
+  new ResizeObserver(() => { if (last) draw(last); }).observe(div);
 
-  // edges: B + 1 bin edges; train, test: fractions per bin; wNorm, dAdv from the model.
-  return function draw({ edges, train, test, wNorm, dAdv }) {
+  function draw(spec) {
+    last = spec;
+    div.drawn = spec;
+    const { edges, bars, curves, marks = [], titles } = spec;
     const W = div.clientWidth || 600; const H = height; const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
       canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
@@ -33,17 +60,25 @@ export function histogramCanvas(div, height = 300) {
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
-    const B = train.length; const lo = edges[0]; const hi = edges[B];
+    const font = plotFont().family;
+    const key = legendLayout(ctx, [...bars, ...curves], 48, W - 48, font);
+    const M = { l: 48, r: 48, t: 28 + 16 * key.rows, b: 42 };
+    const B = edges.length - 1;
+    const [lo, hi] = spec.range ?? [edges[0], edges[B]];
     let top = 0;
-    for (let b = 0; b < B; b++) top = Math.max(top, train[b], test[b]);
+    for (const bar of bars) for (let b = 0; b < B; b++) top = Math.max(top, bar.values[b]);
     top = top > 0 ? top * 1.08 : 1;
-    const hingeAt = (t) => Math.max(0, 1 - wNorm * t);
-    const hTop = Math.max(hingeAt(lo), 1) * 1.08;
+    let lossTop = spec.lossTop;
+    if (!lossTop) {
+      lossTop = 1;
+      for (const c of curves) for (let i = 0; i < c.y.length; i++) if (c.t[i] >= lo && c.t[i] <= hi) lossTop = Math.max(lossTop, c.y[i]);
+      lossTop *= 1.08;
+    }
     const pw = W - M.l - M.r; const ph = H - M.t - M.b;
     const X = (t) => M.l + ((t - lo) / (hi - lo)) * pw;
     const Y = (f) => M.t + ph - (f / top) * ph;
-    const Y2 = (h) => M.t + ph - (h / hTop) * ph;
-    const font = plotFont().family;
+    const Y2 = (h) => M.t + ph - (Math.min(h, 2 * lossTop) / lossTop) * ph;
+    const lossColour = curves.length === 1 ? curves[0].colour : INK;
 
     // Grid and ticks.
     ctx.font = `11px ${font}`; ctx.lineWidth = 1;
@@ -57,43 +92,68 @@ export function histogramCanvas(div, height = 300) {
       ctx.beginPath(); ctx.moveTo(M.l, Y(f)); ctx.lineTo(M.l + pw, Y(f)); ctx.stroke();
       ctx.fillText(label(f), M.l - 4, Y(f));
     }
-    ctx.textAlign = 'left'; ctx.fillStyle = HINGE;
-    for (const h of niceTicks(0, hTop, 4)) ctx.fillText(label(h), M.l + pw + 4, Y2(h));
+    ctx.textAlign = 'left'; ctx.fillStyle = lossColour;
+    for (const h of niceTicks(0, lossTop, 4)) ctx.fillText(label(h), M.l + pw + 4, Y2(h));
 
-    // Train: filled steps; test: a step line.
-    const steps = (values) => {
-      ctx.moveTo(X(lo), Y(0));
-      for (let b = 0; b < B; b++) { ctx.lineTo(X(edges[b]), Y(values[b])); ctx.lineTo(X(edges[b + 1]), Y(values[b])); }
-      ctx.lineTo(X(hi), Y(0));
-    };
     ctx.save();
     ctx.beginPath(); ctx.rect(M.l, M.t, pw, ph); ctx.clip();
-    ctx.beginPath(); steps(train); ctx.closePath(); ctx.fillStyle = 'rgba(90,90,90,0.5)'; ctx.fill();
-    ctx.beginPath(); steps(test); ctx.strokeStyle = '#444'; ctx.lineWidth = 1.5; ctx.stroke();
-    // Hinge loss max(0, 1 − ‖w‖t): a straight line down to the kink at t = 1/‖w‖, then 0.
-    const kink = Math.min(Math.max(1 / wNorm, lo), hi);
-    ctx.beginPath(); ctx.moveTo(X(lo), Y2(hingeAt(lo))); ctx.lineTo(X(kink), Y2(hingeAt(kink))); ctx.lineTo(X(hi), Y2(hingeAt(hi)));
-    ctx.strokeStyle = HINGE; ctx.lineWidth = 2; ctx.stroke();
-    // t = 0 (the boundary) and t = d_adv.
-    ctx.strokeStyle = '#000'; ctx.lineWidth = 1;
-    ctx.beginPath(); ctx.moveTo(X(0), M.t); ctx.lineTo(X(0), M.t + ph); ctx.stroke();
-    ctx.setLineDash([2, 3]); ctx.beginPath(); ctx.moveTo(X(dAdv), M.t); ctx.lineTo(X(dAdv), M.t + ph); ctx.stroke();
+    for (const bar of bars) {
+      ctx.beginPath();
+      ctx.moveTo(X(edges[0]), Y(0));
+      for (let b = 0; b < B; b++) { ctx.lineTo(X(edges[b]), Y(bar.values[b])); ctx.lineTo(X(edges[b + 1]), Y(bar.values[b])); }
+      ctx.lineTo(X(edges[B]), Y(0));
+      if (bar.fill) { ctx.closePath(); ctx.fillStyle = bar.colour; ctx.fill(); } else { ctx.strokeStyle = bar.colour; ctx.lineWidth = 1.5; ctx.stroke(); }
+    }
+    for (const c of curves) {
+      ctx.beginPath();
+      for (let i = 0; i < c.t.length; i++) (i ? ctx.lineTo : ctx.moveTo).call(ctx, X(c.t[i]), Y2(c.y[i]));
+      ctx.setLineDash(c.dash ?? []); ctx.strokeStyle = c.colour; ctx.lineWidth = c.width ?? 2; ctx.stroke();
+    }
+    ctx.lineWidth = 1;
+    for (const mark of marks) {
+      ctx.setLineDash(mark.dash ?? []); ctx.strokeStyle = mark.colour ?? '#000';
+      ctx.beginPath(); ctx.moveTo(X(mark.t), M.t); ctx.lineTo(X(mark.t), M.t + ph); ctx.stroke();
+    }
     ctx.restore();
-    ctx.fillStyle = '#000'; ctx.textAlign = 'center'; ctx.textBaseline = 'bottom';
-    ctx.fillText('d_adv', X(Math.min(Math.max(dAdv, lo), hi)), M.t - 2);
+    ctx.textAlign = 'center'; ctx.textBaseline = 'bottom';
+    for (const mark of marks) {
+      if (!mark.text) continue;
+      ctx.fillStyle = mark.colour ?? '#000';
+      ctx.fillText(mark.text, X(Math.min(Math.max(mark.t, lo), hi)), M.t - 2);
+    }
 
     // Frame, axis titles and the legend.
     ctx.strokeStyle = INK; ctx.strokeRect(M.l, M.t, pw, ph);
     ctx.font = `12px ${font}`; ctx.fillStyle = INK; ctx.textBaseline = 'bottom';
-    ctx.fillText('y·d(x): signed distance, positive = correct', M.l + pw / 2, H - 2);
-    ctx.save(); ctx.translate(12, M.t + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillText('fraction', 0, 0); ctx.restore();
-    ctx.save(); ctx.translate(W - 10, M.t + ph / 2); ctx.rotate(Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillStyle = HINGE; ctx.fillText('hinge', 0, 0); ctx.restore();
-    ctx.font = `11px ${font}`; ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
-    let x = M.l;
-    for (const [name, colour, fill] of [['train', 'rgba(90,90,90,0.5)', true], ['test', '#444', false], ['hinge loss', HINGE, false]]) {
-      if (fill) { ctx.fillStyle = colour; ctx.fillRect(x, 8, 18, 8); } else { ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(x, 12); ctx.lineTo(x + 18, 12); ctx.stroke(); }
-      ctx.fillStyle = INK; ctx.fillText(name, x + 22, 12);
-      x += 30 + ctx.measureText(name).width;
+    ctx.fillText(titles.x, M.l + pw / 2, H - 2);
+    ctx.save(); ctx.translate(12, M.t + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillText(titles.y, 0, 0); ctx.restore();
+    ctx.save(); ctx.translate(W - 10, M.t + ph / 2); ctx.rotate(Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillStyle = lossColour; ctx.fillText(titles.loss, 0, 0); ctx.restore();
+    drawLegend(ctx, key.placed, font);
+  }
+  return draw;
+}
+
+// The legend above the plot area: one row, wrapping when it is too wide.
+function legendLayout(ctx, entries, left, right, font) {
+  ctx.font = `11px ${font}`;
+  let x = left; let y = 10; let rows = 1;
+  const placed = entries.map((e) => {
+    const width = 30 + ctx.measureText(e.name).width;
+    if (x > left && x + width > right) { x = left; y += 16; rows += 1; }
+    const at = { e, x, y };
+    x += width;
+    return at;
+  });
+  return { placed, rows };
+}
+
+function drawLegend(ctx, placed, font) {
+  ctx.font = `11px ${font}`; ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
+  for (const { e, x, y } of placed) {
+    if (e.fill) { ctx.fillStyle = e.colour; ctx.fillRect(x, y - 4, 18, 8); } else {
+      ctx.setLineDash(e.dash ?? []); ctx.strokeStyle = e.colour; ctx.lineWidth = e.values ? 1.5 : (e.width ?? 2);
+      ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 18, y); ctx.stroke(); ctx.setLineDash([]);
     }
-  };
+    ctx.fillStyle = INK; ctx.fillText(e.name, x + 22, y);
+  }
 }

@@ -115,8 +115,13 @@ export function embedSnippet(parent, figure, store, title) {
   return details;
 }
 
-// Plotly's responsive config, shared by every plot.
-export const PLOT_CONFIG = { responsive: true, displayModeBar: false, scrollZoom: false };
+// Plotly's responsive config, shared by every plot. WebGL plots render at the screen's
+// own pixel ratio: Plotly's default (2) quadruples the pixels on a 1× screen, and with
+// them the cost of every scattergl redraw where WebGL is software-rendered.
+export const PLOT_CONFIG = {
+  responsive: true, displayModeBar: false, scrollZoom: false,
+  plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1)),
+};
 
 export const COLOURS = { I: '#2166ac', J: '#d6602a', ink: '#222', band: 'rgba(120,120,120,0.16)', grid: '#e6e6e6' };
 

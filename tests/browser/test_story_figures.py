@@ -156,10 +156,11 @@ def test_loss_slider_moves_curves_and_round_trips(story_page, story_server):  # 
     k = min(range(len(exp["models"])), key=lambda i: abs(exp["models"][i]["log10_lambda"] + 3))
     own = exp["models"][k]["w_norm"]
     assert value(page, "own-w") == pytest.approx(own, rel=1e-6)
-    hinge = "() => { const d = document.querySelector('.loss-plot').data[2]; return [d.x, d.y]; }"
-    x0, y0 = page.evaluate(hinge)
+    hinge = "() => { const c = document.querySelector('.loss-plot').drawn.curves[1]; return [c.name, c.t, c.y]; }"
+    name, x0, y0 = page.evaluate(hinge)
+    assert name == "hinge"
     slide(page, '[data-control="wnorm"]', 1.5)
-    x1, y1 = page.evaluate(hinge)
+    _, x1, y1 = page.evaluate(hinge)
     assert y1 != y0
     np.testing.assert_allclose(y1, np.maximum(0, 1 - 10**1.5 * np.array(x1)), rtol=1e-9, atol=1e-12)
     assert value(page, "err-form") == pytest.approx(10**1.5 * exp["models"][k]["d_err"], rel=1e-6)
