@@ -8,7 +8,7 @@ With the real MNIST 2-vs-3 bundle (n = 6,000, 81 models) it measures
   * first-view bytes: compressed bytes (CDP encodedDataLength) the page fetched
     before the reader scrolls, against the same view with float32 plane coordinates;
   * λ step: one slider input applied to every linked figure (teaser, linear and
-    explorer, all training points), over two full sweeps of the 81 models (p50/p95):
+    explorer, all training points), over --passes sweeps of the 81 models (p50/p95):
     its main-thread work (input handler + the next frame's rAF callbacks, style,
     layout and paint) and its latency (input → that frame rendered, vsync wait
     included), against the same loop with no input (the floor).
@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]
 
-SWEEP = """async ({ update, offscreen }) => {
+SWEEP = """async ({ update, offscreen, passes }) => {
   // One λ step per frame, as a reader's slider produces them: the explorer's range input
   // gets a value and an 'input' event (every linked figure follows the shared store).
   // latency: input -> the frame showing it has been rendered (a task posted from that
@@ -48,7 +48,7 @@ SWEEP = """async ({ update, offscreen }) => {
   const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
   const latency = []; const work = [];
   await frame();
-  for (let pass = 0; pass < 2; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     for (let k = 0; k < K; k++) {
       const kk = pass ? K - 1 - k : k;
       const drawn = new Promise((resolve) => {
@@ -122,6 +122,7 @@ def main(argv=None):
     parser.add_argument("--artifacts", type=Path, default=ROOT / "artifacts")
     parser.add_argument("--url", help="benchmark an already running server")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=6, help="sweeps over the 81 models, alternately up and down")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -149,9 +150,10 @@ def main(argv=None):
                 page.locator(sel).scroll_into_view_if_needed()
             page.wait_for_function("['teaser','linear','explorer'].every(f => window.__tilting.readyAt[f])", timeout=60000)
             page.wait_for_timeout(500)
-            floor = page.evaluate(SWEEP, {"update": False, "offscreen": True})
-            steps = page.evaluate(SWEEP, {"update": True, "offscreen": True})  # every linked figure
-            visible = page.evaluate(SWEEP, {"update": True, "offscreen": False})  # what the reader sees
+            sweep = {"passes": args.passes}
+            floor = page.evaluate(SWEEP, {**sweep, "update": False, "offscreen": True})
+            steps = page.evaluate(SWEEP, {**sweep, "update": True, "offscreen": True})  # every linked figure
+            visible = page.evaluate(SWEEP, {**sweep, "update": True, "offscreen": False})  # what the reader sees
             context.close()
             browser.close()
     finally:

@@ -207,6 +207,8 @@ export function mount(root, store, plotly = null) {
   // The curves are drawn by Plotly once per experiment; the current-λ marker is a CSS
   // overlay placed from Plotly's own axis mapping, so a λ step costs no Plotly redraw.
   const marker = el('div', { class: 'curve-marker', 'aria-hidden': 'true' });
+  const markerLines = [0, 1, 2].map(() => el('span', {}));
+  marker.append(...markerLines);
   let curvesDrawn = null;
   function curvePlot(k) {
     if (curvesDrawn !== exp.id) {
@@ -217,17 +219,18 @@ export function mount(root, store, plotly = null) {
     }
     placeMarker(k);
   }
+  // The lines sit at each panel's left edge; a step only moves them sideways (a transform:
+  // no layout).
   function placeMarker(k) {
     const full = curveDiv._fullLayout;
     if (!full) return;
-    marker.replaceChildren(...['xaxis', 'xaxis2', 'xaxis3'].map((name, i) => {
-      const xa = full[name]; const ya = full[['yaxis', 'yaxis2', 'yaxis3'][i]];
-      const line = el('span', {});
-      line.style.left = `${xa._offset + xa.l2p(exp.grid[k])}px`;
+    markerLines.forEach((line, i) => {
+      const xa = full[['xaxis', 'xaxis2', 'xaxis3'][i]]; const ya = full[['yaxis', 'yaxis2', 'yaxis3'][i]];
+      line.style.left = `${xa._offset}px`;
       line.style.top = `${ya._offset}px`;
       line.style.height = `${ya._length}px`;
-      return line;
-    }));
+      line.style.transform = `translateX(${xa.l2p(exp.grid[k])}px)`;
+    });
   }
   function drawCurves() {
     const { traces, axes, narrow } = curves;
@@ -252,7 +255,9 @@ export function mount(root, store, plotly = null) {
 
   // --- per-step work -------------------------------------------------------------
   let kNow = 0;
-  function updateSlot(slot, k, state) {
+  // A slot at model k: x, x_p, x_m and the valid-image adversarial, their scores and
+  // their places in the plane (the images are drawn by drawSlot, after the plane).
+  function slotAt(slot, k, state) {
     const chosen = slotImage(slot, state);
     if (chosen.code !== slot.code) {
       slot.code = chosen.code;
@@ -267,27 +272,40 @@ export function mount(root, store, plotly = null) {
     const xp = alongNormal(a.x, w, m.w_norm, d, 1);
     const xm = alongNormal(a.x, w, m.w_norm, d, 2);
     const adv = boxAdversarial(a.x, w, b);
-    const images = [a.x, xp, xm, adv.image];
-    const scores = [a.scores[k], score(xp, w, b), score(xm, w, b), score(adv.image, w, b)];
+    const cos = Math.cos(m.theta); const sin = Math.sin(m.theta);
+    const pa = planePoint(adv.image, exp, k);
+    return {
+      slot, d, adv,
+      images: [a.x, xp, xm, adv.image],
+      scores: [a.scores[k], score(xp, w, b), score(xm, w, b), score(adv.image, w, b)],
+      marks: {
+        x: [a.u, a.u - d * cos, a.u - 2 * d * cos, pa[0]],
+        y: [a.v[k], a.v[k] - d * sin, a.v[k] - 2 * d * sin, pa[1]],
+        marks: slot.spec.marks, colour: slot.spec.colour, sizes: [12, 10, 9, 10], symbols: ['circle', 'diamond', 'square', 'x'],
+      },
+    };
+  }
+
+  function drawSlot({ slot, d, adv, images, scores }) {
     const [di, dj] = exp.manifest.digits;
     images.forEach((img, i) => {
       drawGray(slot.canvases[i], img, exp.side);
       const dist = i === 3 ? (Number.isFinite(adv.distance) ? `‖δ‖ = ${adv.distance.toFixed(2)}` : 'none exists') : i === 0 ? `d(x) = ${fmt.num(d)}` : `‖δ‖ = ${(i * Math.abs(d)).toFixed(2)}`;
       slot.captions[i].innerHTML = `<span class="mark">${slot.spec.marks[i]}</span> <b data-pred="${slot.spec.key}${i}">${scores[i] > 0 ? dj : di}</b> <span class="score" data-score="${slot.spec.key}${i}">${fmt.signed(scores[i])}</span><br><span class="dist">${dist}</span>`;
     });
-    const cos = Math.cos(m.theta); const sin = Math.sin(m.theta);
-    const pa = planePoint(adv.image, exp, k);
-    return {
-      x: [a.u, a.u - d * cos, a.u - 2 * d * cos, pa[0]],
-      y: [a.v[k], a.v[k] - d * sin, a.v[k] - 2 * d * sin, pa[1]],
-      marks: slot.spec.marks, colour: slot.spec.colour, sizes: [12, 10, 9, 10], symbols: ['circle', 'diamond', 'square', 'x'],
-    };
   }
 
   function step(k, state, changed) {
     kNow = k;
     const all = changed.includes('all');
     const m = exp.model(k);
+    const chosen = slots.map((slot) => slotAt(slot, k, state));
+    if (all || changed.includes('test')) {
+      testBox.checked = Boolean(state.test && testExp && testExp.id === exp.id);
+      plane.setTest(testBox.checked, testBox.checked ? testExp : null);
+    }
+    // The plane first: its WebGL draw then runs on the GPU while the rest is done here.
+    plane.render(k, chosen.map((c) => c.marks));
     slider.set(k);
     r.theta.set(m.theta_deg, fmt.deg(m.theta_deg));
     r.d_adv.set(m.d_adv, fmt.num(m.d_adv));
@@ -295,13 +313,8 @@ export function mount(root, store, plotly = null) {
     r.test_error.set(m.test_error, fmt.pct(m.test_error));
     r.w_norm.set(m.w_norm, fmt.num(m.w_norm));
     drawDiverging(weightCanvas, exp.row('weights', k), exp.side);
-    const extras = slots.map((slot) => updateSlot(slot, k, state));
+    chosen.forEach(drawSlot);
     verdictForDrawing(k);
-    if (all || changed.includes('test')) {
-      testBox.checked = Boolean(state.test && testExp && testExp.id === exp.id);
-      plane.setTest(testBox.checked, testBox.checked ? testExp : null);
-    }
-    plane.render(k, extras);
     histogram(k);
     curvePlot(k);
   }

@@ -73,7 +73,10 @@ export async function mount(root) {
   const models = manifest.models;
   const threshold = manifest.attack.threshold;
   const factor = magnification(a.adversarials.data, a.originals.data, dim);
-  const weights = loadFigureArrays(FIGURE, WEIGHT_NAMES); // for the live check, after the grid
+  // The weights (1.5 MB) are for the live check only: fetched once the detail panel is
+  // on screen, not with the grid.
+  let weights = null;
+  let detailSeen = false;
 
   const toolbar = el('div', { class: 'toolbar', role: 'group', 'aria-label': 'Which network' });
   const netButtons = models.map((m, k) => {
@@ -182,8 +185,10 @@ export async function mount(root) {
     rStored.set(p, `${(100 * p).toFixed(1)} %`);
     rL2.set(a.l2_norms.data[i], a.l2_norms.data[i].toFixed(3));
     rSteps.set(a.steps.data[i], `${a.steps.data[i]}${reached || s === t ? '' : ' (limit)'}`);
-    rLive.set('', 'computing…');
+    rLive.set('', detailSeen ? 'computing…' : 'computed when in view');
     const mine = ++liveToken;
+    if (!detailSeen) return;
+    weights ??= loadFigureArrays(FIGURE, WEIGHT_NAMES);
     weights.then((w) => {
       if (mine !== liveToken) return;
       const probs = forward(imageOf(k, s, t), w, k);
@@ -197,4 +202,10 @@ export async function mount(root) {
     writeParams('network', { net: state.net, view: state.view, cell: state.cell });
   }
   render();
+  new IntersectionObserver(([entry], observer) => {
+    if (!entry.isIntersecting) return;
+    observer.disconnect();
+    detailSeen = true;
+    renderDetail();
+  }).observe(detail);
 }

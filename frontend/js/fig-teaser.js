@@ -37,11 +37,11 @@ export function mount(root, store, plotly = null) {
     },
     step(k) {
       const m = exp.model(k);
+      plane.render(k); // first: its WebGL draw runs on the GPU while the rest is done
       slider.set(k);
       rTheta.set(m.theta_deg, fmt.deg(m.theta_deg));
       rTrain.set(m.train_error, fmt.pct(m.train_error));
       rAdv.set(m.d_adv, fmt.num(m.d_adv));
-      plane.render(k);
     },
     onError: (err) => showError(root, err),
   });

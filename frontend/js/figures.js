@@ -2,7 +2,7 @@
 // loading plotly.js once, mounting a figure, timing when it became interactive.
 import { ROOT } from './data.js';
 import { createStore, readUrl } from './state.js';
-import { embedSnippet } from './ui.js';
+import { embedSnippet, showError } from './ui.js';
 
 export const FIGURES = {
   teaser: { title: 'The tilting plane', plotly: true, module: () => import('./fig-teaser.js') },
@@ -51,6 +51,10 @@ export function mountFigure(name, container, { snippet = true } = {}) {
       container.removeAttribute('aria-busy');
       page.readyAt[name] = performance.now();
       if (snippet) embedSnippet(container.closest('figure') ?? container, name, page.store, spec.title);
+    })
+    .catch((err) => { // its code or plotly.js did not load: say so where the figure would be
+      container.removeAttribute('aria-busy');
+      showError(container, err);
     });
   return page.figures[name];
 }

@@ -46,13 +46,19 @@ export function histogramCanvas(div, { height = 300 } = {}) {
   const canvas = document.createElement('canvas');
   div.replaceChildren(canvas);
   let last = null;
-  new ResizeObserver(() => { if (last) draw(last); }).observe(div);
+  // The width comes from the resize observer: reading clientWidth on every λ step would
+  // force a layout right after the step has changed the page's text.
+  let width = div.clientWidth || 600;
+  new ResizeObserver(([entry]) => {
+    width = entry.contentRect.width || width;
+    if (last) draw(last);
+  }).observe(div);
 
   function draw(spec) {
     last = spec;
     div.drawn = spec;
     const { edges, bars, curves, marks = [], titles } = spec;
-    const W = div.clientWidth || 600; const H = height; const dpr = window.devicePixelRatio || 1;
+    const W = Math.round(width); const H = height; const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
       canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
       canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;

@@ -59,8 +59,19 @@ def test_article_loads_every_figure_without_console_messages(open_page, browser_
     for width in (1440, 360):
         page, console = open_page("", width=width)
         wait_ready(page, "teaser")
-        # Figures below the fold load only when they near the viewport.
+        # Figures below the fold load only when they near the viewport: the first view
+        # fetches neither the explorer's data nor the network figure's 1.5 MB of weights.
+        page.wait_for_timeout(300)
         assert page.evaluate("window.__tilting.readyAt.explorer") is None
+        fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert not [u for u in fetched if "network-mnist" in u], fetched
+        # The weights come when the live check is on screen, and the check runs.
+        page.locator("#fig-network").scroll_into_view_if_needed()
+        wait_ready(page, "network")
+        page.locator("#fig-network .net-detail").scroll_into_view_if_needed()
+        page.wait_for_function("(document.querySelector('#fig-network [data-readout=\"live-probability\"]') || {dataset: {}}).dataset.value > ''")
+        fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert [u for u in fetched if "coef_0" in u]
         page.locator("#fig-linear").scroll_into_view_if_needed()
         wait_ready(page, "linear")
         page.locator("#fig-explorer").scroll_into_view_if_needed()
