@@ -2,7 +2,7 @@
 // chosen images with x_p, x_m and the valid-image adversarial, readouts, the histogram
 // of y·d(x) with the hinge loss, curves against λ and a digit-pair selector. One λ
 // slider moves them all; everything a step needs is loaded or precomputed beforehand.
-import { follow, el, readout, fmt, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
+import { follow, el, readout, fmt, showError, setHtml, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { planePlot } from './plane.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
@@ -153,7 +153,7 @@ export function mount(root, store, plotly = null) {
       },
     });
     area.append(useX, useY, padVerdict);
-    drawn = null; useX.disabled = useY.disabled = true; padVerdict.textContent = 'Draw a digit in the box; the SVM at the current λ classifies it.';
+    drawn = null; useX.disabled = useY.disabled = true; setHtml(padVerdict, 'Draw a digit in the box; the SVM at the current λ classifies it.');
   }
   useX.addEventListener('click', () => drawn && store.set({ x: encodeDrawing(drawn) }));
   useY.addEventListener('click', () => drawn && store.set({ y: encodeDrawing(drawn) }));
@@ -161,7 +161,7 @@ export function mount(root, store, plotly = null) {
     if (!drawn || !exp) return;
     const s = score(drawn, exp.row('weights', k), exp.arrays.intercepts.data[k]);
     const [di, dj] = exp.manifest.digits;
-    padVerdict.innerHTML = `At this λ the SVM reads your drawing as a <b data-pred="drawing">${s > 0 ? dj : di}</b> (score ${fmt.signed(s)}).`;
+    setHtml(padVerdict, `At this λ the SVM reads your drawing as a <b data-pred="drawing">${s > 0 ? dj : di}</b> (score ${fmt.signed(s)}).`);
   }
 
   // --- histogram and curves -----------------------------------------------------
@@ -291,7 +291,7 @@ export function mount(root, store, plotly = null) {
     images.forEach((img, i) => {
       drawGray(slot.canvases[i], img, exp.side);
       const dist = i === 3 ? (Number.isFinite(adv.distance) ? `‖δ‖ = ${adv.distance.toFixed(2)}` : 'none exists') : i === 0 ? `d(x) = ${fmt.num(d)}` : `‖δ‖ = ${(i * Math.abs(d)).toFixed(2)}`;
-      slot.captions[i].innerHTML = `<span class="mark">${slot.spec.marks[i]}</span> <b data-pred="${slot.spec.key}${i}">${scores[i] > 0 ? dj : di}</b> <span class="score" data-score="${slot.spec.key}${i}">${fmt.signed(scores[i])}</span><br><span class="dist">${dist}</span>`;
+      setHtml(slot.captions[i], `<span class="mark">${slot.spec.marks[i]}</span> <b data-pred="${slot.spec.key}${i}">${scores[i] > 0 ? dj : di}</b> <span class="score" data-score="${slot.spec.key}${i}">${fmt.signed(scores[i])}</span><br><span class="dist">${dist}</span>`);
     });
   }
 

@@ -1,6 +1,6 @@
 // Figure "linear classifiers too": a test digit + the smallest valid perturbation =
 // an adversarial digit that the SVM at the current λ misclassifies.
-import { follow, el, fmt, showError } from './ui.js';
+import { follow, el, fmt, showError, setHtml } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { boxAdversarial, score, l2 } from './maths.js';
@@ -62,11 +62,11 @@ export function mount(root, store, plotly = null) {
       drawDiverging(panels[1].canvas, delta, exp.side);
       drawGray(panels[2].canvas, adv.image, exp.side);
       const truth = exp.arrays.gallery_y.data[g] > 0 ? dj : di;
-      panels[0].label.innerHTML = `a ${truth} from the test set<br>SVM says <b data-pred="x">${name(s)}</b> (score <span data-score="x">${fmt.signed(s)}</span>)`;
-      panels[1].label.innerHTML = Number.isFinite(adv.distance)
+      setHtml(panels[0].label, `a ${truth} from the test set<br>SVM says <b data-pred="x">${name(s)}</b> (score <span data-score="x">${fmt.signed(s)}</span>)`);
+      setHtml(panels[1].label, Number.isFinite(adv.distance)
         ? `‖δ‖ = <span data-readout="delta">${adv.distance.toFixed(2)}</span> (‖x‖ = ${l2(x).toFixed(1)})`
-        : 'no valid image crosses the boundary';
-      panels[2].label.innerHTML = `SVM says <b data-pred="adv">${name(sAdv)}</b> (score <span data-score="adv">${fmt.signed(sAdv)}</span>)`;
+        : 'no valid image crosses the boundary');
+      setHtml(panels[2].label, `SVM says <b data-pred="adv">${name(sAdv)}</b> (score <span data-score="adv">${fmt.signed(sAdv)}</span>)`);
       panels[1].canvas.setAttribute('aria-label', `perturbation of norm ${adv.distance.toFixed(2)}`);
       panels[2].canvas.setAttribute('aria-label', `adversarial image, classified as ${name(sAdv)}`);
     },

@@ -7,7 +7,8 @@
 import { getFigureData, loadFigureArrays } from './data.js';
 import { el, readout, fmt, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
 import { clipLine, dot, l2 } from './maths.js';
-import { ensureStoryCss, readParams, writeParams, parse, paintRect, diverging } from './story.js';
+import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { drawDivergingRect } from './images.js';
 
 const H_MAX = 50; // d = 2·50² = 5,000
 const EXAMPLE_LEVELS = { I: [-0.83, -0.47, -0.16], J: [0.22, 0.58, 0.91] };
@@ -101,7 +102,6 @@ function mountPanel(parent, spec, initial, Plotly, save) {
   const plot = el('div', { class: 'plot toy-plot', role: 'img', 'aria-label': 'The toy data and the boundary in the plane spanned by e1 and e2' });
   box.append(examples, pair, dl, plot);
   parent.append(box);
-  const paint = diverging(1);
 
   function render() {
     const { shape, theta } = state;
@@ -109,14 +109,14 @@ function mountPanel(parent, spec, initial, Plotly, save) {
     const h = halfNorm(shape); // the plane's unit: an image at left level a sits at a·h on e₁
     hSlider.set(SHAPES.indexOf(shape), `d = ${d.toLocaleString('en')} <span class="unit">(${shape.rows}×${2 * shape.half})</span>`);
     tSlider.set(theta, `θ = ${theta.toFixed(1)}°`);
-    for (const ex of exampleCanvases) paintRect(ex.canvas, toyImage(ex.v, 0, shape), 2 * shape.half, shape.rows, paint);
+    for (const ex of exampleCanvases) drawDivergingRect(ex.canvas, toyImage(ex.v, 0, shape), 2 * shape.half, shape.rows, 1);
     // Everything below is computed in the full d-dimensional pixel space.
     const x = toyImage(X_LEVEL, 0, shape);
     const e = tiltedNormal(theta, shape);
     const s = dot(x, e);
     const xm = x.map((v, i) => v - 2 * s * e[i]);
-    paintRect(xImg.canvas, x, 2 * shape.half, shape.rows, paint);
-    paintRect(mImg.canvas, xm, 2 * shape.half, shape.rows, paint);
+    drawDivergingRect(xImg.canvas, x, 2 * shape.half, shape.rows, 1);
+    drawDivergingRect(mImg.canvas, xm, 2 * shape.half, shape.rows, 1);
     const distance = l2(xm, x);
     mImg.cap.textContent = Math.abs(s) < 1e-12 ? 'x_m = x, on the boundary' : `x_m: classified ${s > 0 ? 'I' : 'J'}`;
     rDist.set(distance, distance.toFixed(3));

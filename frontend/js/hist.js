@@ -46,6 +46,7 @@ export function histogramCanvas(div, { height = 300 } = {}) {
   const canvas = document.createElement('canvas');
   div.replaceChildren(canvas);
   let last = null;
+  let legend = null; // its layout, measured again only when the entries or the width change
   // The width comes from the resize observer: reading clientWidth on every λ step would
   // force a layout right after the step has changed the page's text.
   let width = div.clientWidth || 600;
@@ -67,8 +68,10 @@ export function histogramCanvas(div, { height = 300 } = {}) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     const font = plotFont().family;
-    const key = legendLayout(ctx, [...bars, ...curves], 48, W - 48, font);
-    const M = { l: 48, r: 48, t: 28 + 16 * key.rows, b: 42 };
+    const entries = [...bars, ...curves];
+    const names = entries.map((e) => e.name).join('|');
+    if (legend?.names !== names || legend.W !== W) legend = { names, W, ...legendLayout(ctx, entries, 48, W - 48, font) };
+    const M = { l: 48, r: 48, t: 28 + 16 * legend.rows, b: 42 };
     const B = edges.length - 1;
     const [lo, hi] = spec.range ?? [edges[0], edges[B]];
     let top = 0;
@@ -134,7 +137,7 @@ export function histogramCanvas(div, { height = 300 } = {}) {
     ctx.fillText(titles.x, M.l + pw / 2, H - 2);
     ctx.save(); ctx.translate(12, M.t + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillText(titles.y, 0, 0); ctx.restore();
     ctx.save(); ctx.translate(W - 10, M.t + ph / 2); ctx.rotate(Math.PI / 2); ctx.textBaseline = 'middle'; ctx.fillStyle = lossColour; ctx.fillText(titles.loss, 0, 0); ctx.restore();
-    drawLegend(ctx, key.placed, font);
+    drawLegend(ctx, legend.placed, entries, font);
   }
   return draw;
 }
@@ -146,16 +149,17 @@ function legendLayout(ctx, entries, left, right, font) {
   const placed = entries.map((e) => {
     const width = 30 + ctx.measureText(e.name).width;
     if (x > left && x + width > right) { x = left; y += 16; rows += 1; }
-    const at = { e, x, y };
+    const at = { x, y };
     x += width;
     return at;
   });
   return { placed, rows };
 }
 
-function drawLegend(ctx, placed, font) {
+function drawLegend(ctx, placed, entries, font) {
   ctx.font = `11px ${font}`; ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
-  for (const { e, x, y } of placed) {
+  for (const [i, { x, y }] of placed.entries()) {
+    const e = entries[i];
     if (e.fill) { ctx.fillStyle = e.colour; ctx.fillRect(x, y - 4, 18, 8); } else {
       ctx.setLineDash(e.dash ?? []); ctx.strokeStyle = e.colour; ctx.lineWidth = e.values ? 1.5 : (e.width ?? 2);
       ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 18, y); ctx.stroke(); ctx.setLineDash([]);

@@ -10,40 +10,60 @@ export function imageCanvas(side, label) {
   return canvas;
 }
 
-function paint(canvas, side, colour) {
-  if (canvas.width !== side) { canvas.width = side; canvas.height = side; }
+// One ImageData per canvas, reused: a λ step repaints a dozen images, and fresh
+// buffers on every step would keep the garbage collector busy mid-frame.
+const buffers = new WeakMap();
+
+// Fill a width×height canvas: rgb(value, i) returns the pixel's packed 0xRRGGBB.
+function paint(canvas, values, width, height, rgb) {
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
   const ctx = canvas.getContext('2d');
-  const image = ctx.createImageData(side, side);
-  for (let i = 0; i < side * side; i++) {
-    const [r, g, b] = colour(i);
-    image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b; image.data[4 * i + 3] = 255;
+  let image = buffers.get(canvas);
+  if (!image || image.width !== width || image.height !== height) {
+    image = ctx.createImageData(width, height);
+    buffers.set(canvas, image);
+  }
+  const d = image.data;
+  for (let i = 0; i < width * height; i++) {
+    const c = rgb(values[i]);
+    d[4 * i] = c >> 16; d[4 * i + 1] = (c >> 8) & 255; d[4 * i + 2] = c & 255; d[4 * i + 3] = 255;
   }
   ctx.putImageData(image, 0, 0);
 }
 
 // Ink is dark on paper: pixel value 1 is black, 0 white; values outside [0, 1] are clipped.
+const gray = (v) => { const g = Math.round(255 * (1 - Math.min(1, Math.max(0, v)))); return (g << 16) | (g << 8) | g; };
+
 export function drawGray(canvas, pixels, side) {
-  paint(canvas, side, (i) => {
-    const v = Math.round(255 * (1 - Math.min(1, Math.max(0, pixels[i]))));
-    return [v, v, v];
-  });
+  paint(canvas, pixels, side, side, gray);
 }
 
-// Diverging map: negative values blue (towards I), positive orange (towards J), zero white.
-// Normalised by max |value| (or `scale`): a display choice, the caller says so.
+// Diverging map: negative values blue (towards I), positive orange (towards J), zero white,
+// full colour at |value| = scale.
 const NEG = [33, 102, 172];
 const POS = [214, 96, 39];
+function divergingColour(scale) {
+  return (v) => {
+    const t = Math.max(-1, Math.min(1, v / scale));
+    const c = t < 0 ? NEG : POS;
+    const a = Math.abs(t);
+    return (Math.round(255 + a * (c[0] - 255)) << 16) | (Math.round(255 + a * (c[1] - 255)) << 8) | Math.round(255 + a * (c[2] - 255));
+  };
+}
+
+// A side×side image normalised by max |value| (or `scale`): a display choice, the caller
+// says so. Returns the scale used.
 export function drawDiverging(canvas, values, side, scale) {
   let m = scale;
   if (!m) { m = 0; for (let i = 0; i < side * side; i++) m = Math.max(m, Math.abs(values[i])); }
   m = m || 1;
-  paint(canvas, side, (i) => {
-    const t = Math.max(-1, Math.min(1, values[i] / m));
-    const c = t < 0 ? NEG : POS;
-    const a = Math.abs(t);
-    return [0, 1, 2].map((ch) => Math.round(255 + a * (c[ch] - 255)));
-  });
+  paint(canvas, values, side, side, divergingColour(m));
   return m;
+}
+
+// A width×height (row-major) signed image, full colour at |value| = scale.
+export function drawDivergingRect(canvas, values, width, height, scale) {
+  paint(canvas, values, width, height, divergingColour(scale));
 }
 
 export function toDataUrl(pixels, side) {

@@ -1,6 +1,6 @@
 // Shared by the story figures (network, toy, tilt3d, loss): their stylesheet, their own
 // URL parameters (the shared store in state.js carries pair and λ; each story figure
-// keeps its extra state under its own keys), and painting rectangular images.
+// keeps its extra state under its own keys).
 import { ROOT } from './data.js';
 import { pageState } from './figures.js';
 
@@ -50,29 +50,4 @@ export function writeParams(figure, values) {
     const { store } = pageState();
     store.set({ [`story_${figure}`]: text });
   }, 200);
-}
-
-// Paint a width×height image (row-major values) with colour(value) -> [r, g, b].
-export function paintRect(canvas, values, width, height, colour) {
-  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
-  const ctx = canvas.getContext('2d');
-  const image = ctx.createImageData(width, height);
-  for (let i = 0; i < width * height; i++) {
-    const [r, g, b] = colour(values[i]);
-    image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b; image.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(image, 0, 0);
-}
-
-// Signed values in [−scale, scale]: blue for negative, orange for positive, white at 0
-// (the same colours as images.js's diverging map).
-const NEG = [33, 102, 172];
-const POS = [214, 96, 39];
-export function diverging(scale) {
-  return (v) => {
-    const t = Math.max(-1, Math.min(1, v / scale));
-    const c = t < 0 ? NEG : POS;
-    const a = Math.abs(t);
-    return [0, 1, 2].map((ch) => Math.round(255 + a * (c[ch] - 255)));
-  };
 }

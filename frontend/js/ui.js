@@ -66,10 +66,19 @@ export function readout(parent, name, label, unitNote = '') {
   parent.append(el('div', { class: 'readout' }, dt, dd));
   return {
     set(value, text) {
-      out.dataset.value = String(value);
-      out.textContent = text;
+      const v = String(value);
+      if (out.dataset.value !== v) out.dataset.value = v;
+      if (out.textContent !== text) out.textContent = text;
     },
   };
+}
+
+// Set a node's markup only when it changed: a λ step rewrites many captions, most of
+// them to what they already say, and each rewrite costs style and layout.
+export function setHtml(node, html) {
+  if (node.lastHtml === html) return;
+  node.lastHtml = html;
+  node.innerHTML = html;
 }
 
 export const fmt = {
