@@ -68,15 +68,17 @@ export function mount(root, store) {
     const lo = edges[0]; const hi = edges[edges.length - 1];
     const pad = 0.05 * (hi - lo);
     const range = [lo - pad, hi + pad];
+    // 0-1 and hinge are straight between their jump or kink: two end points and that
+    // point draw them exactly; softplus is sampled.
     const curve = (name, loss, where, colour, dash, width = 2.5) => ({
       name, colour, dash, width, ...lossPoints(loss, range[0], range[1], where),
     });
     const curves = [
-      curve('0-1 loss', (t) => losses.zeroOne(w, t), { jumps: [0] }, '#555', [2, 3], 2),
-      curve('hinge', (t) => losses.hinge(w, t), { kinks: [1 / w] }, COLOURS.J, []),
-      curve('softplus', (t) => losses.softplus(w, t), {}, COLOURS.I, [6, 4]),
+      curve('0-1 loss', (t) => losses.zeroOne(w, t), { count: 1, jumps: [0] }, '#555', [2, 3], 2),
+      curve('hinge', (t) => losses.hinge(w, t), { count: 1, kinks: [1 / w] }, COLOURS.J, []),
+      curve('softplus', (t) => losses.softplus(w, t), { count: 200 }, COLOURS.I, [6, 4]),
     ];
-    if (logW !== null) curves.push(curve('hinge at the model’s ‖w‖', (t) => losses.hinge(own, t), { kinks: [1 / own] }, 'rgba(214,96,42,0.35)', [], 1.5));
+    if (logW !== null) curves.push(curve('hinge at the model’s ‖w‖', (t) => losses.hinge(own, t), { count: 1, kinks: [1 / own] }, 'rgba(214,96,42,0.35)', [], 1.5));
     drawHistogram({
       edges, range, curves, lossTop: LOSS_TOP,
       bars: [{ name: 'training images', values: Array.from(counts, (c) => c / n), colour: 'rgba(120,120,120,0.35)', fill: true }],

@@ -20,16 +20,20 @@ export function niceTicks(lo, hi, count = 5) {
 const label = (t) => String(Number(t.toPrecision(6))).replace('-', '−');
 
 // Sample points of loss(t) on [lo, hi]: `count` even steps plus the kinks (drawn
-// exactly) and the jumps (two points at the same t: the limit from the left, then the
-// value there).
+// exactly) and the jumps (two points at the same t: the limits from the left and from
+// the right).
 export function lossPoints(loss, lo, hi, { count = 400, kinks = [], jumps = [] } = {}) {
   const inside = (b) => b > lo && b < hi;
   const ts = Array.from({ length: count + 1 }, (_, i) => lo + ((hi - lo) * i) / count)
     .concat(kinks.filter(inside), jumps.filter(inside)).sort((a, b) => a - b);
   const t = []; const y = [];
   for (const s of ts) {
-    if (jumps.includes(s)) { t.push(s); y.push(loss(s - 1e-9 * (hi - lo))); }
-    t.push(s); y.push(loss(s));
+    if (jumps.includes(s)) {
+      const eps = 1e-9 * (hi - lo);
+      t.push(s, s); y.push(loss(s - eps), loss(s + eps));
+    } else {
+      t.push(s); y.push(loss(s));
+    }
   }
   return { t, y };
 }
@@ -86,7 +90,7 @@ export function histogramCanvas(div, { height = 300 } = {}) {
     const pw = W - M.l - M.r; const ph = H - M.t - M.b;
     const X = (t) => M.l + ((t - lo) / (hi - lo)) * pw;
     const Y = (f) => M.t + ph - (f / top) * ph;
-    const Y2 = (h) => M.t + ph - (Math.min(h, 2 * lossTop) / lossTop) * ph;
+    const Y2 = (h) => M.t + ph - (h / lossTop) * ph; // beyond the top: clipped by the plot area
     const lossColour = curves.length === 1 ? curves[0].colour : INK;
 
     // Grid and ticks.

@@ -164,6 +164,11 @@ def test_loss_slider_moves_curves_and_round_trips(story_page, story_server):  # 
     assert y1 != y0
     np.testing.assert_allclose(y1, np.maximum(0, 1 - 10**1.5 * np.array(x1)), rtol=1e-9, atol=1e-12)
     assert value(page, "err-form") == pytest.approx(10**1.5 * exp["models"][k]["d_err"], rel=1e-6)
+    # The 0-1 loss is drawn as it is: 1 up to the boundary, a vertical jump there, then 0.
+    name, t, y = page.evaluate("() => { const c = document.querySelector('.loss-plot').drawn.curves[0]; return [c.name, c.t, c.y]; }")
+    t, y = np.array(t), np.array(y)
+    assert name == "0-1 loss"
+    assert (y[t < 0] == 1).all() and (y[t > 0] == 0).all() and sorted(y[t == 0]) == [0, 1]
     wait_url(page, "wnorm=1.50")
     screenshot(page, "story-loss-1440")
     again = story_page(page.url[len(story_server):], width=360)
