@@ -275,3 +275,10 @@ def test_webgl_scatter_drew_pixels(open_page, browser_server):
         base64.b64encode(png).decode(),
     )
     assert counts["blue"] > 500 and counts["orange"] > 500, counts
+    # Drawn at the screen's pixel ratio and without MSAA: the two choices that make a λ
+    # step affordable where WebGL is software-rendered (benchmarks/RESULTS.md).
+    width, css_width, dpr, antialias = page.evaluate(
+        """() => { const c = document.querySelector('.plane-plot canvas.gl-canvas-context');
+                 const gl = c.getContext('webgl') || c.getContext('experimental-webgl');
+                 return [c.width, c.getBoundingClientRect().width, devicePixelRatio, gl.getContextAttributes().antialias]; }""")
+    assert width == pytest.approx(css_width * dpr, abs=1) and antialias is False
