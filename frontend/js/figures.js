@@ -1,5 +1,6 @@
 // The figure registry and the code shared by the article and the embed pages:
 // loading plotly.js once, mounting a figure, timing when it became interactive.
+import './contexts.js'; // before plotly.js creates any canvas context
 import { ROOT } from './data.js';
 import { createStore, readUrl } from './state.js';
 import { embedSnippet, showError } from './ui.js';

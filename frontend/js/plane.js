@@ -6,17 +6,6 @@ import { clipLine, clipPolygon } from './maths.js';
 import { toDataUrl } from './images.js';
 import { COLOURS, PLOT_CONFIG, plotFont } from './ui.js';
 
-// Plotly asks for a multisampled (MSAA) WebGL context for its 2-D plots and has no
-// option against it. Our markers are round sprites that smooth their own edges, so MSAA
-// adds nothing visible here, while it more than doubles the cost of redrawing 6,000
-// points where WebGL is software-rendered (measured: 6.2 -> 2.7 ms per draw in
-// SwiftShader). The plane's canvases therefore get their context without it.
-const nativeGetContext = HTMLCanvasElement.prototype.getContext;
-HTMLCanvasElement.prototype.getContext = function getContext(type, attributes, ...rest) {
-  const plane = attributes && typeof type === 'string' && type.includes('webgl') && this.closest?.('.plane-plot');
-  return nativeGetContext.call(this, type, plane ? { ...attributes, antialias: false } : attributes, ...rest);
-};
-
 function splitByClass(exp, prefix) {
   const u = exp.arrays[`${prefix}_u`].data;
   const V = exp.arrays[`${prefix}_v`].data;

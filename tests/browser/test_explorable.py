@@ -72,11 +72,11 @@ def test_article_loads_every_figure_without_console_messages(open_page, browser_
         page.wait_for_function("(document.querySelector('#fig-network [data-readout=\"live-probability\"]') || {dataset: {}}).dataset.value > ''")
         fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
         assert [u for u in fetched if "coef_0" in u]
-        page.locator("#fig-linear").scroll_into_view_if_needed()
-        wait_ready(page, "linear")
-        page.locator("#fig-explorer").scroll_into_view_if_needed()
-        wait_ready(page, "explorer")
+        for figure in ("linear", "toy", "explorer", "loss", "tilt3d"):  # page order
+            page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+            wait_ready(page, figure)
         page.wait_for_timeout(300)
+        assert page.locator(".figure-mount[aria-busy], .figure-error").count() == 0
         assert page.locator("h1").inner_text() == "Boundary Tilting"
         assert "Tanay" in page.locator(".byline").inner_text()
         assert page.locator(".placeholder").count() == 0

@@ -8,12 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from tests.browser.conftest import BROWSER_NOISE, Console, screenshot, wait_ready
+from tests.browser.conftest import Console, screenshot, wait_ready
 from tests.browser.conftest_story import get_array, get_json, story_server  # noqa: F401 (fixture)
 
-# plotly's scatter3d reads back its own 2-D text canvases; Chromium's performance note
-# about it is not an error of the page.
-NOISE = BROWSER_NOISE + ("willReadFrequently",)
 
 
 @pytest.fixture()
@@ -29,7 +26,7 @@ def story_page(chromium, story_server):  # noqa: F811
         return page
 
     yield _open
-    problems = [m for _, c in contexts for m in c.messages if not any(n in m for n in NOISE)]
+    problems = [m for _, c in contexts for m in c.messages]  # Console drops BROWSER_NOISE
     for context, _ in contexts:
         context.close()
     assert not problems, "console errors or warnings:\n" + "\n".join(problems)
