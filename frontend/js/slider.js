@@ -17,13 +17,25 @@ export function lambdaSlider(parent, { onInput, describe }) {
     sup.textContent = alpha;
     input.setAttribute('aria-valuetext', `lambda = 10 to the power ${grid[k].toFixed(1)}${describe ? `, ${describe(k)}` : ''}`);
   };
-  // At most one update per frame: a fast drag or key repeat only draws the latest value.
-  let queued = false;
+  // At most one update per frame. The first input since the last frame is applied at
+  // once (it shows in the very next frame); later ones wait for the next frame, and only
+  // the latest value is drawn.
+  let busy = false;
+  let pending = null;
+  const release = () => {
+    if (pending === null) { busy = false; return; }
+    const k = pending;
+    pending = null;
+    requestAnimationFrame(release); // first, so a failing update cannot stall the slider
+    onInput(k);
+  };
   input.addEventListener('input', () => {
-    show(Number(input.value));
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; onInput(Number(input.value)); });
+    const k = Number(input.value);
+    show(k);
+    if (busy) { pending = k; return; }
+    busy = true;
+    requestAnimationFrame(release);
+    onInput(k);
   });
   return {
     input,

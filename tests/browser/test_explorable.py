@@ -146,6 +146,28 @@ def test_slider_mouse_and_keyboard_update_figures_with_the_api_numbers(open_page
     assert readout(page, "theta") != after[0]
 
 
+def test_slider_applies_the_first_input_at_once_and_then_one_per_frame(open_page, browser_server):
+    models = api(browser_server, "experiments/mnist-2-3.json")["models"]
+    page, _ = open_page("embed/explorer.html?pair=2-3")
+    wait_ready(page, "explorer")
+    now, later = page.evaluate(
+        """async () => {
+          const seen = [];
+          window.__tilting.store.subscribe((s, changed) => { if (changed.includes('lambda')) seen.push(s.lambda); });
+          const input = document.querySelector('.fig-explorer input[type=range]');
+          for (const k of [10, 11, 12, 13]) { input.value = String(k); input.dispatchEvent(new Event('input', { bubbles: true })); }
+          const now = seen.slice();
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          return [now, seen];
+        }""")
+    grid = [m["log10_lambda"] for m in models]
+    # The first input is drawn in the very next frame; the three that came in the same frame
+    # collapse into one update with the latest value.
+    assert now == pytest.approx([grid[10]])
+    assert later == pytest.approx([grid[10], grid[13]])
+    assert slider_k(page, ".fig-explorer") == 13
+
+
 def test_linear_figure_shows_a_misclassified_adversarial(open_page, browser_server):
     page, _ = open_page("embed/linear.html?pair=2-3&lambda=-4&g=5")
     wait_ready(page, "linear")
