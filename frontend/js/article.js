@@ -21,4 +21,4 @@ Promise.all(opening.map(mount)).then(() => {
   containers.forEach((c) => { if (!opening.includes(c)) observer.observe(c); });
 });
 // Printing shows every figure.
-window.addEventListener('beforeprint', () => containers.forEach((c) => mountFigure(c.dataset.figure, c)));
+window.addEventListener('beforeprint', () => containers.forEach(mount));

@@ -9,7 +9,7 @@ import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { analyseImage, alongNormal, boxAdversarial, planePoint, score } from './maths.js';
 import { listExperiments, loadExperiment } from './data.js';
 import { drawPad } from './drawpad.js';
-import { histogramCanvas, lossPoints } from './hist.js';
+import { histogramCanvas, lossPoints, losses } from './hist.js';
 import { encodeDrawing, decodeDrawing, quantise } from './state.js';
 
 export const NAMES = ['train_u', 'train_v', 'train_y', 'centroids', 'weights', 'intercepts', 'normals', 'z_hat',
@@ -176,7 +176,7 @@ export function mount(root, store, plotly = null) {
     for (let b = 0; b < train.length; b++) { fTrain[b] = train[b] / nTrain; fTest[b] = test[b] / nTest; }
     // The hinge loss max(0, 1 − ‖w‖t) is straight on either side of its kink at 1/‖w‖.
     const lo = edges[0]; const hi = edges[edges.length - 1];
-    const hinge = lossPoints((t) => Math.max(0, 1 - m.w_norm * t), lo, hi, { count: 1, kinks: [1 / m.w_norm] });
+    const hinge = lossPoints((t) => losses.hinge(m.w_norm, t), lo, hi, { count: 1, kinks: [1 / m.w_norm] });
     drawHistogram({
       edges,
       bars: [{ name: 'train', values: fTrain, colour: 'rgba(90,90,90,0.5)', fill: true }, { name: 'test', values: fTest, colour: '#444' }],

@@ -3,19 +3,13 @@
 // a point at signed distance t has score ‖w‖·t, so hinge = max(0, 1 − ‖w‖t) and
 // softplus = log(1 + exp(−‖w‖t)). A slider changes ‖w‖; the model's own ‖w‖ is marked.
 import { el, readout, fmt, follow, showError, COLOURS } from './ui.js';
-import { histogramCanvas, lossPoints } from './hist.js';
+import { histogramCanvas, lossPoints, losses } from './hist.js';
 import { lambdaSlider } from './slider.js';
 import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
 
 const NAMES = ['hist_edges', 'hist_train'];
 const LOSS_TOP = 3; // the loss axis is cut here (said on the figure)
 const PARAMS = { wnorm: parse.num(-6, 6) };
-
-export const losses = {
-  zeroOne: (w, t) => (t <= 0 ? 1 : 0),
-  hinge: (w, t) => Math.max(0, 1 - w * t),
-  softplus: (w, t) => { const z = -w * t; return z > 30 ? z : Math.log1p(Math.exp(z)); },
-};
 
 export function mount(root, store) {
   ensureStoryCss();

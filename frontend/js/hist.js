@@ -19,6 +19,13 @@ export function niceTicks(lo, hi, count = 5) {
 
 const label = (t) => String(Number(t.toPrecision(6))).replace('-', '−');
 
+// Losses of a point at signed distance t from the boundary when ‖w‖ = w: its score is w·t.
+export const losses = {
+  zeroOne: (w, t) => (t <= 0 ? 1 : 0),
+  hinge: (w, t) => Math.max(0, 1 - w * t),
+  softplus: (w, t) => { const z = -w * t; return z > 30 ? z : Math.log1p(Math.exp(z)); },
+};
+
 // Sample points of loss(t) on [lo, hi]: `count` even steps plus the kinks (drawn
 // exactly) and the jumps (two points at the same t: the limits from the left and from
 // the right).
