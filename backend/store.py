@@ -144,9 +144,10 @@ class Store:
     other kinds (``network``, ``toy``) are data for single figures.
     """
 
-    def __init__(self, artifacts_dir: str | Path):
-        self.artifacts_dir = Path(artifacts_dir)
-        bundles = read_all(self.artifacts_dir)
+    def __init__(self, source):
+        # ``source``: an artifacts folder, or the exact bundle folders to serve
+        # (``tilting serve`` pins the versions it found at start-up).
+        bundles = read_all(source)
         self.experiments = {
             exp_id: load_experiment(bundle) for exp_id, bundle in bundles.items() if "kind" not in bundle.manifest
         }

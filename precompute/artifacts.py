@@ -5,16 +5,24 @@ one ``.npy`` file per array. The manifest records the schema version, the
 dataset and its checksums, the grid, a per-model table of scalar metrics and,
 for each array, its file, dtype, shape and SHA-256.
 
+The manifest's exact bytes are covered by ``manifest.sha256`` (the format of
+``sha256sum``), and the manifest itself is checked against the typed schema of
+``precompute.schema`` on write and on read, so any damage to any file, or a
+hand-edited manifest, is named in one sentence.
+
 Writing is atomic. ``<root>/<id>`` is a symbolic link to a versioned folder
 ``<root>/.store/<id>.<stamp>``; a new bundle is written in full into a fresh
 versioned folder, then the link is replaced with one ``rename`` (atomic on
 POSIX). A process killed at any moment leaves either the old bundle or the
-new one behind the link, never a mix. Stale versions are removed afterwards.
+new one behind the link, never a mix. Stale versions are removed afterwards, except those a server still reads:
+a server holds a shared lock on each version it serves (``ReadLease``), so
+that a worker it starts later loads the same version as the others.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -26,11 +34,12 @@ import numpy as np
 
 from precompute.errors import TiltingError
 from precompute.files import sha256_file
+from precompute.schema import ALLOWED_DTYPES, SCHEMA_VERSION, manifest_problem
 
-SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+MANIFEST_DIGEST = "manifest.sha256"
 STORE = ".store"
-ALLOWED_DTYPES = ("<f4", "<f8", "<i4", "|i1")
+REMEDY = "remove it or rebuild it with `tilting precompute`."
 
 
 class BundleError(TiltingError):
@@ -43,6 +52,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _digest_line(manifest_bytes: bytes) -> bytes:
+    """The whole of ``manifest.sha256``, as ``sha256sum`` writes it (so ``sha256sum -c`` checks it too)."""
+    return f"{hashlib.sha256(manifest_bytes).hexdigest()}  {MANIFEST}\n".encode()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_bundle(root, experiment_id: str, manifest: dict, arrays: dict) -> Path:
@@ -94,10 +115,12 @@ def _write_version(root: Path, store: Path, experiment_id: str, manifest: dict, 
                 "sha256": sha256_file(path),
             }
         full = {"schema_version": SCHEMA_VERSION, "id": experiment_id, **manifest, "arrays": entries}
-        with open(version / MANIFEST, "w") as f:
-            json.dump(full, f, indent=1, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
+        problem = manifest_problem(full)
+        if problem:
+            raise BundleError(f"The manifest of {experiment_id} does not fit the bundle schema: {problem}.")
+        text = json.dumps(full, indent=1, allow_nan=False).encode()
+        _write_durably(version / MANIFEST, text)
+        _write_durably(version / MANIFEST_DIGEST, _digest_line(text))
         _fsync_dir(version)
 
         link = root / experiment_id
@@ -117,17 +140,55 @@ def remove_stale_versions(root, experiment_id: str) -> None:
     """Delete this experiment's versions and temporary links that its link does not use.
 
     Call it holding the experiment's lock: another writer's version of the
-    same experiment, still being written, would otherwise look stale.
+    same experiment, still being written, would otherwise look stale. A
+    version that a server still reads (it holds a ``ReadLease``) is kept; the
+    next write after that server stops removes it.
     """
     root = Path(root)
     store = root / STORE
     link = root / experiment_id
     live = Path(os.readlink(link)).name if link.is_symlink() else None
     for version in store.glob(f"{experiment_id}.*"):
-        if version.is_dir() and version.name != live:
+        if version.is_dir() and version.name != live and not _leased(version):
             shutil.rmtree(version, ignore_errors=True)
     for tmp_link in root.glob(f".{experiment_id}.link-*"):
         tmp_link.unlink(missing_ok=True)
+
+
+def _leased(version: Path) -> bool:
+    """Whether a reader holds a shared lock on this version's manifest."""
+    try:
+        fd = os.open(version / MANIFEST, os.O_RDONLY)
+    except OSError:
+        return False  # a version without a manifest was never complete: nobody serves it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases our probe lock, if we got it
+
+
+class ReadLease:
+    """Shared locks on bundle versions, held while a server serves them.
+
+    ``remove_stale_versions`` never deletes a leased version, so a worker
+    that a server starts (or restarts) after ``tilting precompute`` replaced
+    a bundle still finds the version the other workers serve.
+    """
+
+    def __init__(self, paths):
+        self.fds = []
+        for path in paths:
+            fd = os.open(Path(path) / MANIFEST, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            self.fds.append(fd)
+
+    def release(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
 
 @dataclass
@@ -150,33 +211,63 @@ class Bundle:
         return np.ascontiguousarray(self.arrays[name]).tobytes()
 
 
-def read_bundle(path, verify: bool = True) -> Bundle:
-    """Open a bundle folder, validating schema, files, shapes and checksums.
+def _broken_link(path: Path) -> str | None:
+    """Why ``path`` (a bundle entry) cannot be opened as a folder, as a sentence, or None."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        if not path.is_symlink():
+            return f"{path} does not exist."
+        return f"{path} is a link to {os.readlink(path)}, which does not exist; {REMEDY}"
+    except OSError as exc:  # ELOOP for a link that points back at itself
+        return f"{path} cannot be opened ({exc.strerror}); {REMEDY}"
+    if not path.is_dir():
+        return f"{path} is not a bundle folder."
+    return None
 
-    Raises BundleError naming the first bad file.
-    """
-    path = Path(path)
+
+def _read_manifest(path: Path) -> dict:
     manifest_path = path / MANIFEST
+    digest_path = path / MANIFEST_DIGEST
     if not manifest_path.is_file():
         raise BundleError(f"{manifest_path} is missing: {path} is not a complete bundle.")
+    if not digest_path.is_file():
+        raise BundleError(f"{digest_path} is missing: {path} is not a complete bundle "
+                          "(bundles written before schema version 2 lack it; rebuild with `tilting precompute`).")
+    data = manifest_path.read_bytes()
+    if digest_path.read_bytes() != _digest_line(data):
+        raise BundleError(f"{manifest_path} does not match the SHA-256 in {digest_path.name}: "
+                          "one of the two is damaged.")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        manifest = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{manifest_path} is not valid JSON ({exc}).") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        found = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    found = manifest.get("schema_version") if isinstance(manifest, dict) else SCHEMA_VERSION
+    if found != SCHEMA_VERSION:
         raise BundleError(
             f"{manifest_path} has schema version {found!r}; this program reads version "
             f"{SCHEMA_VERSION}. Rebuild it with `tilting precompute`."
         )
-    for key in ("id", "arrays", "models", "grid", "digits", "dataset"):
-        if key not in manifest:
-            raise BundleError(f"{manifest_path} lacks the field {key!r}.")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise BundleError(f"{manifest_path} does not fit the bundle schema: {problem}.")
+    return manifest
+
+
+def read_bundle(path, verify: bool = True) -> Bundle:
+    """Open a bundle folder, validating its manifest, files, shapes and checksums.
+
+    Raises BundleError naming the first bad file. With ``verify=False`` the
+    arrays' SHA-256 are not recomputed (the manifest's always is).
+    """
+    path = Path(path)
+    broken = _broken_link(path)
+    if broken:
+        raise BundleError(broken)
+    manifest = _read_manifest(path)
     arrays = {}
     for name, entry in manifest["arrays"].items():
         file = path / entry["file"]
-        if Path(entry["file"]).name != entry["file"]:
-            raise BundleError(f"{manifest_path} names an array file outside the bundle: {entry['file']!r}.")
         if not file.is_file():
             raise BundleError(f"{file} is missing.")
         if verify and sha256_file(file) != entry["sha256"]:
@@ -195,21 +286,40 @@ def read_bundle(path, verify: bool = True) -> Bundle:
 
 
 def list_bundles(root) -> list[Path]:
-    """The bundle links (or folders) under ``root``, sorted by name.
+    """The bundle entries (links or folders) under ``root``, sorted by name.
 
-    Every visible folder counts, complete or not, so that a damaged bundle is
-    reported rather than silently skipped.
+    Every visible folder or link counts, complete or not, broken or not, so
+    that a damaged bundle or a dangling link is reported rather than skipped.
     """
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir())
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and (p.is_symlink() or p.is_dir()))
 
 
-def read_all(root, verify: bool = True) -> dict:
-    """Every bundle under ``root``, validated, keyed by experiment id."""
+def resolve_bundles(root) -> list[Path]:
+    """Each bundle entry of ``root`` as the folder it names now (its version in ``.store``).
+
+    A server reads these paths, not the links, so that every worker it
+    starts serves the same versions however the links change meanwhile.
+    Broken entries are returned as they are, for ``read_bundle`` to report.
+    """
+    return [p.resolve() if _broken_link(p) is None else p for p in list_bundles(root)]
+
+
+def read_all(paths, verify: bool = True) -> dict:
+    """The bundles at ``paths`` (or every bundle under a folder), validated, keyed by experiment id.
+
+    Two bundles with the same id are refused, naming both: which one a
+    server served would otherwise depend on the order of a folder listing.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = list_bundles(paths)
     bundles = {}
-    for path in list_bundles(root):
+    for path in paths:
         bundle = read_bundle(path, verify=verify)
+        if bundle.id in bundles:
+            raise BundleError(f"{bundles[bundle.id].path} and {path} are both bundles of {bundle.id!r}; "
+                              "move one of them away.")
         bundles[bundle.id] = bundle
     return bundles

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from precompute.artifacts import BundleError, list_bundles, read_bundle, write_bundle
+from tests.bundles import minimal_manifest, rewrite_manifest
 
-META = {"models": [], "grid": {}, "digits": [2, 3], "dataset": {"name": "test"}}
+META = minimal_manifest()
 
 
 def _write(root, value=1.0):
@@ -18,7 +19,7 @@ def _write(root, value=1.0):
 def test_round_trip(tmp_path):
     path = _write(tmp_path)
     bundle = read_bundle(path)
-    assert bundle.id == "exp-2-3" and bundle.manifest["schema_version"] == 1
+    assert bundle.id == "exp-2-3" and bundle.manifest["schema_version"] == 2
     assert bundle.array_info("a") == {
         "file": "a.npy", "dtype": "<f4", "shape": [3, 2], "sha256": bundle.array_info("a")["sha256"]
     }
@@ -61,19 +62,15 @@ def test_truncated_file_is_named(tmp_path):
 
 def test_wrong_schema_version(tmp_path):
     path = _write(tmp_path)
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest["schema_version"] = 99
-    (path / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifest(path, lambda m: m.update(schema_version=99))
     with pytest.raises(BundleError, match="schema version 99"):
         read_bundle(path)
 
 
 def test_array_file_outside_bundle_is_refused(tmp_path):
     path = _write(tmp_path)
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest["arrays"]["a"]["file"] = "../../etc/passwd"
-    (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BundleError, match="outside the bundle"):
+    rewrite_manifest(path, lambda m: m["arrays"]["a"].update(file="../../etc/passwd"))
+    with pytest.raises(BundleError, match=r"arrays\.a\.file"):
         read_bundle(path)
 
 

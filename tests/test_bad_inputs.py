@@ -114,7 +114,7 @@ def cli_cases(tmp_path):
         lambda: (["precompute", "--log-lambda", "1:0:0.1"], "must go up"),
         lambda: (["precompute", "--log-lambda", "nan,1"], "finite"),
         lambda: (["precompute", "--mnist-dir", str(tmp_path / "nowhere")], "is missing"),
-        lambda: (["verify", str(tmp_path / "no-bundle")], "manifest.json is missing"),
+        lambda: (["verify", str(tmp_path / "no-bundle")], "no-bundle does not exist"),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Damage every file of a bundle in turn: the damage is always caught and named."""
+"""Damage every file of a bundle in turn, anywhere in it: the damage is always caught and named."""
 
 import shutil
 
@@ -7,19 +7,50 @@ import pytest
 from backend.app import create_app
 from precompute.artifacts import BundleError, read_bundle
 from precompute.cli import main
+from tests.bundles import rewrite_manifest
 
 DAMAGES = ("flip", "truncate", "delete")
 
 
-def damage(path, how):
-    if how == "delete":
-        path.unlink()
-    elif how == "truncate":
-        path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 2)])
-    else:
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0x5A
-        path.write_bytes(bytes(data))
+def flip_positions(name: str, data: bytes) -> dict[str, int]:
+    """Deterministic byte positions spread over every part of a file.
+
+    Chosen from the file's own layout, not from its length, so the same kinds
+    of damage are tried whatever the machine wrote (versions, timings).
+    """
+    if name == "manifest.json":
+        text = data.decode()
+        positions = {
+            "first byte": 0,
+            "key of a model record": text.index('"k"') + 1,
+            "a key": text.index('"models"') + 2,
+            "a number": text.index('"log10_lambda"') + len('"log10_lambda": ['),
+            "a string": text.index('"title"') + len('"title": "') + 2,
+            "a boolean": text.index("false"),
+            "a separator": text.index(","),
+            "last byte": len(data) - 1,
+        }
+        for where, at in positions.items():  # each names what it claims to
+            assert 0 <= at < len(data), where
+        return positions
+    if name == "manifest.sha256":
+        return {"first hex digit": 0, "last hex digit": 63, "file name": len(data) - 3}
+    header_end = 10 + int.from_bytes(data[8:10], "little")  # .npy version 1 header
+    shape_at = data.index(b"'shape': (") + len(b"'shape': (")
+    return {"magic": 1, "dtype in header": data.index(b"'descr'") + 10, "shape in header": shape_at,
+            "first data byte": header_end, "middle data byte": (header_end + len(data)) // 2,
+            "last data byte": len(data) - 1}
+
+
+def damaged_versions(name: str, data: bytes):
+    """(label, damaged bytes) for every way a file is damaged in these tests."""
+    for where, at in flip_positions(name, data).items():
+        for mask in (0x01, 0x5A):
+            changed = bytearray(data)
+            changed[at] ^= mask
+            yield f"flip {mask:#04x} at {where}", bytes(changed)
+    for keep in (0, len(data) // 2, len(data) - 1):
+        yield f"truncated to {keep} bytes", data[:keep]
 
 
 @pytest.fixture()
@@ -32,24 +63,80 @@ def bundle_copy(small_bundle, tmp_path):
 
 
 def bundle_files(small_bundle):
-    return ["manifest.json"] + [e["file"] for e in small_bundle.manifest["arrays"].values()]
+    return ["manifest.json", "manifest.sha256"] + [e["file"] for e in small_bundle.manifest["arrays"].values()]
 
 
-@pytest.mark.parametrize("how", DAMAGES)
-def test_every_file_damaged_is_named_by_reader_and_verify(how, small_bundle, bundle_copy, capsys):
+def assert_named_everywhere(root, name, capsys, fast=False):
+    """The reader, the server and `tilting verify` each refuse the bundle naming ``name`` in one sentence."""
+    with pytest.raises(BundleError, match=name.replace(".", r"\.")):
+        read_bundle(root / "mnist-2-3")
+    if fast:
+        return
+    with pytest.raises(BundleError, match=name.replace(".", r"\.")):
+        create_app(root)  # the server refuses to start, naming the file
+    assert main(["verify", "--artifacts", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_every_file_damaged_anywhere_is_named(small_bundle, bundle_copy, capsys):
+    """Every file, flipped at every part of its layout or truncated, is named by reader, server and verify."""
+    tried = 0
     for name in bundle_files(small_bundle):
         target = bundle_copy / "mnist-2-3" / name
         original = target.read_bytes()
-        damage(target, how)
-        with pytest.raises(BundleError, match=name.replace(".", r"\.")):
-            read_bundle(bundle_copy / "mnist-2-3")
-        with pytest.raises(BundleError, match=name.replace(".", r"\.")):
-            create_app(bundle_copy)  # the server refuses to start, naming the file
-        assert main(["verify", "--artifacts", str(bundle_copy)]) == 2
-        err = capsys.readouterr().err
-        assert name in err and "Traceback" not in err and err.count("\n") == 1
+        for label, damaged in damaged_versions(name, original):
+            target.write_bytes(damaged)
+            # The reader sees every damage; the slower server and CLI checks one flip and one cut per file.
+            thorough = label.startswith("flip 0x5a at first") or label.startswith("flip 0x5a at magic") \
+                or label.startswith("truncated to 0")
+            try:
+                assert_named_everywhere(bundle_copy, name, capsys, fast=not thorough)
+            except BaseException as exc:
+                raise AssertionError(f"{name}, {label}: not reported") from exc
+            tried += 1
         target.write_bytes(original)
+        damage_deleted = target.read_bytes()
+        target.unlink()
+        assert_named_everywhere(bundle_copy, name, capsys)
+        target.write_bytes(damage_deleted)
+    assert tried > 200
     assert main(["verify", "--artifacts", str(bundle_copy)]) == 0
+
+
+HAND_EDITS = {
+    "a changed key": (lambda m: m["models"][3].update({"1": m["models"][3].pop("k")}), "models.3"),
+    "a missing key": (lambda m: m["models"][5].pop("d_adv"), "d_adv"),
+    "an extra key": (lambda m: m["models"][0].update(surprise=1), "surprise"),
+    "a string for a number": (lambda m: m["models"][2].update(theta="0.5"), "theta"),
+    "a boolean for an integer": (lambda m: m["models"][2].update(n_support=True), "n_support"),
+    "a wrong count": (lambda m: m["models"].pop(), "grid has 9"),
+    "models out of order": (lambda m: m["models"].reverse(), "has k = 8"),
+    "models not a list": (lambda m: m.update(models=9), "models"),
+    "an integer id": (lambda m: m.update(id=23), "id"),
+    "arrays as a list": (lambda m: m.update(arrays=list(m["arrays"].values())), "arrays"),
+    "an entry without sha256": (lambda m: m["arrays"]["weights"].pop("sha256"), "sha256"),
+    "an integer file name": (lambda m: m["arrays"]["weights"].update(file=7), "file"),
+    "a float16 array": (lambda m: m["arrays"]["weights"].update(dtype="<f2"), "dtype"),
+    "a big-endian array": (lambda m: m["arrays"]["weights"].update(dtype=">f4"), "dtype"),
+    "a JSON list": (lambda m: [m], "list"),  # replaces the whole manifest
+}
+
+
+@pytest.mark.parametrize("edit", HAND_EDITS, ids=list(HAND_EDITS))
+def test_a_manifest_of_the_wrong_shape_is_refused_in_one_sentence(edit, bundle_copy, capsys):
+    """With its digest made to match, a wrong manifest is caught by the schema: by the reader,
+    the server and `tilting verify` alike (so what verify passes, serve serves)."""
+    change, mention = HAND_EDITS[edit]
+    rewrite_manifest(bundle_copy / "mnist-2-3", change, replace=edit == "a JSON list")
+    with pytest.raises(BundleError, match="does not fit the bundle schema") as caught:
+        read_bundle(bundle_copy / "mnist-2-3")
+    assert mention in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(BundleError, match="does not fit the bundle schema"):
+        create_app(bundle_copy)
+    assert main(["verify", "--artifacts", str(bundle_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json" in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def test_server_serves_a_whole_bundle_after_each_sigkill(tmp_path):
