@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -40,13 +41,79 @@ ARRAY_RESPONSES = {
 router = APIRouter(prefix="/api", tags=["experiments"], responses=ERRORS)
 
 
+def header_value(headers, name: str) -> str | None:
+    """All of a request header's lines joined by commas (RFC 9110 5.3), or None if absent.
+
+    ``headers``: a Starlette Headers, or an ASGI scope's raw header list."""
+    if isinstance(headers, list):
+        values = [value.decode("latin-1") for key, value in headers if key == name.encode()]
+    else:
+        values = headers.getlist(name)
+    return ", ".join(values) if values else None
+
+
+def _qvalue(params: list[str]) -> float | None:
+    """The q= weight among a coding's parameters (1 without one); None if it is malformed."""
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                q = float(value.strip())
+            except ValueError:
+                return None
+            return q if 0.0 <= q <= 1.0 else None
+    return 1.0
+
+
+def use_gzip(accept_encoding: str | None, size: int, threshold: int) -> bool:
+    """Whether to send ``size`` bytes gzip'd to a client with this Accept-Encoding (RFC 9110 12.5.3).
+
+    gzip is sent when the client accepts it (``gzip``, ``x-gzip`` or ``*`` with a
+    weight above 0) and either the body is over ``threshold`` bytes or the client
+    refused identity (``identity;q=0``, or ``*;q=0`` without an identity entry).
+    Without the header, or when it refuses every coding we have, the body goes
+    as it is: identity is always understood.
+    """
+    if not accept_encoding:
+        return False
+    weights = {}
+    for item in accept_encoding.split(","):
+        coding, *params = item.split(";")
+        coding = coding.strip().lower()
+        q = _qvalue(params)
+        if coding and q is not None:
+            weights[coding] = q
+    star = weights.get("*")
+    gzip_q = weights.get("gzip", weights.get("x-gzip", star if star is not None else 0.0))
+    identity_q = weights.get("identity", star)  # None: acceptable, no preference stated
+    if gzip_q <= 0:
+        return False
+    if identity_q is not None and identity_q <= 0:
+        return True
+    return size > threshold and (identity_q is None or gzip_q >= identity_q)
+
+
+ENTITY_TAG = re.compile(r'(?:W/)?("[^"]*")')
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): ``*``, or any listed tag
+    equal to ``etag`` once their ``W/`` prefixes are set aside."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag == wanted for tag in ENTITY_TAG.findall(if_none_match))
+
+
 def payload_response(request: Request, payload: Payload, cache_control: str) -> Response:
     """The payload, gzip'd when accepted, or 304 when the client has it already."""
-    gzip_ok = "gzip" in request.headers.get("accept-encoding", "") and len(payload.body) > 512
+    gzip_ok = use_gzip(header_value(request.headers, "accept-encoding"), len(payload.body), 512)
+    # gzip and identity bytes are two representations: each has its own strong tag.
     etag = payload.etag[:-1] + '-gz"' if gzip_ok else payload.etag
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding", **payload.headers}
-    cached = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
-    if "*" in cached or payload.etag in cached or etag in cached:
+    if etag_matches(header_value(request.headers, "if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if gzip_ok:
         headers["Content-Encoding"] = "gzip"

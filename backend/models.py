@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-Pixel = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+from precompute.schema import Counts, ExperimentFields, ModelRecord
+
+# Strict: JSON numbers only. An int is still a float here (0 and 1 are pixels), but
+# true, false and "0.5" are refused rather than read as 1, 0 and 0.5.
+Pixel = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 class ErrorBody(BaseModel):
@@ -18,16 +22,6 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     experiments: int = Field(examples=[1])
-
-
-class Counts(BaseModel):
-    train: int = Field(examples=[6000])
-    test: int = Field(examples=[2042])
-    train_i: int
-    train_j: int
-    test_i: int
-    test_j: int
-    features: int = Field(examples=[784])
 
 
 class ExperimentSummary(BaseModel):
@@ -46,39 +40,6 @@ class ExperimentList(BaseModel):
     experiments: list[ExperimentSummary]
 
 
-class ModelMetrics(BaseModel):
-    """One model of the path; distances are in L2 pixel units."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    k: int = Field(examples=[40])
-    log10_lambda: float = Field(examples=[-2.0])
-    lambda_: float = Field(alias="lambda", examples=[0.01])
-    theta: float = Field(description="Tilting angle between ŵ and ẑ, radians.")
-    theta_deg: float = Field(examples=[45.9])
-    w_norm: float
-    b: float
-    b_prime: float = Field(description="b/‖w‖.")
-    bias_low: float = Field(description="Lower end of the optimal bias interval.")
-    bias_high: float = Field(description="Upper end of the optimal bias interval (b is its midpoint).")
-    boundary_offset: float = Field(description="c in the plane's boundary line cos θ·u + sin θ·v + c = 0.")
-    d_adv: float = Field(description="Mean signed distance (1/n) Σ y d(x) of the training set.")
-    d_err: float = Field(description="(1/n) Σ over misclassified training points of −y d(x).")
-    train_error: float
-    test_error: float
-    mean_hinge: float
-    objective: float = Field(description="Mean hinge + λ‖w‖² at the solution.")
-    dual_objective: float
-    duality_gap: float
-    relative_gap: float
-    n_support: int
-    n_margin_support: int
-    smo_iterations: int
-    polished: bool
-    normal_inherited: bool = Field(description="True where n̂ was taken from a neighbour (θ ≈ 0).")
-    robust_accuracy_1: float = Field(description="Test accuracy against valid-image L2 attacks of size 1.")
-
-
 class ArrayInfo(BaseModel):
     dtype: str = Field(examples=["float32"])
     shape: list[int] = Field(examples=[[81, 6000]])
@@ -89,39 +50,15 @@ class ArrayInfo(BaseModel):
     url_f16: str | None = Field(description="The same array as float16, for float arrays.")
 
 
-class Dataset(BaseModel):
-    name: str
-    source: str
-    checksums: dict[str, str]
-    image_side: int = Field(examples=[28])
-    notice: str | None
+class ExperimentDetail(ExperimentFields):
+    """A bundle's manifest as the API serves it: the same schema, with array URLs."""
 
+    model_config = ConfigDict(strict=False)
 
-class Grid(BaseModel):
-    log10_lambda: list[float]
-    size: int
-
-
-class ExperimentDetail(BaseModel):
-    id: str
-    title: str
-    created: str
-    build_seconds: float
-    dataset: Dataset
-    digits: list[int]
-    per_class: int | None
-    counts: Counts
-    grid: Grid
-    loss: str
-    solver: dict[str, str | float]
-    rules: dict[str, str]
-    robust_radii: list[float]
-    models: list[ModelMetrics]
-    software: dict[str, str | None]
     arrays: dict[str, ArrayInfo]
 
 
-class ModelDetail(ModelMetrics):
+class ModelDetail(ModelRecord):
     cos_theta: float
     w: list[float] = Field(description="The weight vector, row-major image order.")
     normal: list[float] = Field(description="n̂, the tilting plane's second axis.")
@@ -158,7 +95,7 @@ class AnalyzeRequest(BaseModel):
 
     image: list[Pixel] = Field(description="The image's pixels in [0, 1], row by row (784 for MNIST).",
                                max_length=4096)
-    k: int | None = Field(None, description="Model for the adversarial images (default: mid-grid).")
+    k: StrictInt | None = Field(None, description="Model for the adversarial images (default: mid-grid).")
 
 
 class PerModel(BaseModel):

@@ -13,6 +13,14 @@ import plotly
 from fastapi import APIRouter, HTTPException, Request
 from starlette.routing import Match
 
+try:
+    # Recent FastAPI keeps an included router as one entry of app.router.routes;
+    # this lists the routes inside, with their prefixed paths.
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # older FastAPI: app.router.routes holds every route already
+    def iter_route_contexts(routes):
+        return routes
+
 from backend.api import payload_response
 from backend.store import Payload
 
@@ -39,6 +47,28 @@ def load_frontend(frontend_dir: Path) -> dict[str, Payload]:
 
 
 router = APIRouter(include_in_schema=False)
+# The frontend's catch-all route: it matches every path, for GET only.
+CATCH_ALL = "/{path:path}"
+
+
+def allowed_methods(scope) -> list[str]:
+    """The methods the app answers at the scope's path (for a 405's Allow header); empty if none.
+
+    The catch-all does not count, or every path would allow GET: only an API
+    route whose path matches, or a frontend file, does. HEAD goes with GET
+    (backend.security answers HEAD on every GET route).
+    """
+    app = scope["app"]
+    methods = set()
+    for route in iter_route_contexts(app.router.routes):
+        if getattr(route, "path", None) != CATCH_ALL and getattr(route, "methods", None):
+            if route.matches(scope)[0] is not Match.NONE:
+                methods |= route.methods
+    if scope["path"] in app.state.frontend:
+        methods.add("GET")
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def serve_file(request: Request, path: str):
@@ -50,23 +80,22 @@ def serve_file(request: Request, path: str):
     return payload_response(request, payload, cache)
 
 
-@router.api_route("/", methods=["GET", "HEAD"])
+@router.get("/")
 async def index(request: Request):
     return serve_file(request, "/index.html")
 
 
-@router.api_route("/embed/{figure}", methods=["GET", "HEAD"])
+@router.get("/embed/{figure}")
 async def embed(request: Request, figure: str):
     """A figure alone, for an <iframe>: /embed/teaser or /embed/teaser.html."""
     return serve_file(request, f"/embed/{figure.removesuffix('.html')}.html")
 
 
-@router.api_route("/{path:path}", methods=["GET", "HEAD"])
+@router.get(CATCH_ALL)
 async def frontend_file(request: Request, path: str):
-    # This catch-all also sees GETs of POST-only API paths: those are 405, not 404.
-    # (Only /api paths can be such; frontend files skip the route scan.)
-    if path.startswith("api/") and any(
-        route.matches(request.scope)[0] == Match.PARTIAL for route in request.app.router.routes
-    ):
-        raise HTTPException(405, f"GET is not allowed on /{path}.")
+    if "/" + path not in request.app.state.frontend:
+        # A GET of a path only other methods have (POST /api/.../analyze) is a 405, not a 404.
+        allowed = allowed_methods(request.scope)
+        if allowed:
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
     return serve_file(request, "/" + path)
