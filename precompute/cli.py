@@ -56,6 +56,57 @@ def parse_per_class(text: str) -> int | None:
     return value
 
 
+def parse_port(text: str) -> int:
+    # Checked here: uvicorn would take 70000 modulo 65536 and quietly listen on 4464.
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (1-65535)")
+    return value
+
+
+def parse_workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, at least 1, got {text!r}")
+    return value
+
+
+def check_out_folder(out) -> None:
+    """Fail at once, not after minutes of computing, if bundles cannot be written into ``out``.
+
+    Probes by creating and removing a folder in ``out`` (or, if ``out`` does
+    not exist yet, in its nearest existing parent), so a refused run leaves
+    nothing behind.
+    """
+    import tempfile
+
+    folder = Path(out)
+    existing = next(p for p in [folder, *folder.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise TiltingError(f"Cannot write bundles to {out}: {existing} is a file, not a folder.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tilting-write-test-", dir=existing))
+    except OSError as exc:
+        raise TiltingError(f"Cannot write bundles to {out}: {exc.strerror or exc}.") from None
+
+
+def cmd_precompute_checked(args) -> int:
+    """``tilting precompute`` with --out checked first, and failed writes as one sentence."""
+    check_out_folder(args.out)
+    try:
+        return cmd_precompute(args)
+    except OSError as exc:
+        # A full disk, say: bundles are written atomically, so nothing was replaced.
+        where = exc.filename or args.out  # a failed write() names no file
+        raise TiltingError(f"Cannot write {where}: {exc.strerror or exc}; no bundle was replaced.") from None
+
+
 def cmd_precompute(args) -> int:
     if args.network:
         return cmd_precompute_network(args)
@@ -196,14 +247,14 @@ def summary_table(models, every: int = 5) -> str:
 
 
 def cmd_verify(args) -> int:
-    from precompute.artifacts import list_bundles, read_bundle
+    from precompute.artifacts import list_bundles, read_all
 
     paths = [Path(args.path)] if args.path else list_bundles(args.artifacts)
     if not paths:
         raise TiltingError(f"No bundle found in {args.artifacts}; run `tilting precompute` first.")
-    for path in paths:
-        bundle = read_bundle(path)
-        print(f"{path}: valid ({len(bundle.manifest['models'])} models, {len(bundle.arrays)} arrays).")
+    # The same reading as `tilting serve`'s, so what verify passes, serve serves.
+    for bundle in read_all(paths).values():
+        print(f"{bundle.path}: valid ({len(bundle.manifest['models'])} models, {len(bundle.arrays)} arrays).")
     return 0
 
 
@@ -269,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--toy", action="store_true",
                    help="instead of an SVM pair: solve the toy problem's SVM path, write OUT/toy/")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
-    p.set_defaults(func=cmd_precompute)
+    p.set_defaults(func=cmd_precompute_checked)
 
     p = sub.add_parser("verify", help="check bundles against their manifests",
                        description="Validate schema, files, shapes and SHA-256 of every bundle.")
@@ -290,10 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: 127.0.0.1, loopback only; 0.0.0.0 exposes it)")
-    p.add_argument("--port", type=int, default=8000, help="default: 8000")
+    p.add_argument("--port", type=parse_port, default=8000, help="1-65535 (default: 8000)")
     p.add_argument("--mnist-dir", metavar="DIR",
                    help="MNIST folder, used only to build the default experiment when none exists")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=parse_workers, default=1, metavar="N",
                    help="server processes sharing the port (default: 1)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level; 'warning' drops the per-request access log")
@@ -303,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write the article, every embed page, plotly.js and every data file "
                        "the pages fetch (the same bytes the API serves) into OUT, with relative URLs, "
                        "so it works under any sub-path of any static host.")
-    p.add_argument("--out", required=True, metavar="DIR", help="the site's folder (replaced atomically)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the site's folder: new, empty, or an earlier export (then replaced)")
     p.add_argument("--artifacts", default=default_artifacts_dir(), metavar="DIR",
                    help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
     p.set_defaults(func=cmd_export)
