@@ -70,4 +70,32 @@ def test_dockerfile_commands_succeed_in_a_fresh_venv(tmp_path):
     result = subprocess.run(["sh", str(context / "build-bundle.sh"), str(tmp_path / "artifacts")], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
+    valid = {Path(line.split(":")[0]).name for line in result.stdout.splitlines() if ": valid (" in line}
+    assert valid == {"mnist-2-3", "toy", "network-mnist"}, result.stdout
     assert "valid (81 models" in result.stdout
+
+
+def precompute_options(text: str) -> set[str]:
+    """The bundles a script builds: the options of its `tilting precompute` lines, less where
+    they write, where MNIST is and how much they print."""
+    found = set()
+    for line in text.splitlines():
+        if "tilting precompute" not in line:
+            continue
+        words = iter(line.split("tilting precompute", 1)[1].split())
+        kept = []
+        for word in words:
+            if word in ("--out", "--mnist-dir"):
+                next(words)  # and its value
+            elif word not in ("--quiet", '"$@"'):
+                kept.append(word)
+        found.add(" ".join(kept))
+    return found
+
+
+def test_the_image_builds_what_make_run_builds():
+    """Docker's build step and `make run` build the same bundles (the image once showed
+    the network and toy figures as "not built")."""
+    image = precompute_options((ROOT / "docker" / "build-bundle.sh").read_text())
+    make_run = precompute_options((ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0])
+    assert image == make_run == {"--pair 2 3", "--toy", "--network"}
