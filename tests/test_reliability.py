@@ -170,3 +170,26 @@ def test_server_serves_a_whole_bundle_after_each_sigkill(tmp_path):
             body = client.get("/api/" + info["url"], headers={"accept-encoding": "identity"}).content
             assert hashlib.sha256(body).hexdigest() == info["sha256"]
         assert len(detail["models"]) == 7
+
+
+@pytest.mark.slow
+def test_three_concurrent_precomputes_of_one_pair_leave_one_valid_version(tmp_path):
+    """Three `tilting precompute` runs of one pair at once, with different grids: one of the
+    three whole bundles is served afterwards, and no other version or temporary link is left."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TILTING_MNIST_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    out = tmp_path / "artifacts"
+    grids = {"-4:2:1": 7, "-4:2:0.5": 13, "-4:2:2": 4}
+    runs = [subprocess.Popen([sys.executable, "-m", "precompute.cli", "precompute", "--log-lambda", grid,
+                              "--out", str(out), "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for grid in grids]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    bundle = read_bundle(out / "digits8x8-2-3")
+    assert len(bundle.manifest["models"]) in grids.values()
+    assert [p.name for p in (out / ".store").iterdir() if p.is_dir()] == [bundle.path.resolve().name]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".store")) == ["digits8x8-2-3"]
