@@ -19,6 +19,7 @@ def frontend(tmp_path_factory):
     (front / "embed" / "teaser.html").write_text("<!doctype html><title>teaser</title>")
     (front / "app.js").write_text("export const x = 1;")
     (root / "secret.txt").write_text("do not serve")
+    (root / "secret.txt.html").write_text("do not serve")  # what an /embed/{figure} route might reach
     os.symlink(root / "secret.txt", front / "leak.txt")  # a symlink pointing out of frontend/
     os.symlink("/etc", front / "etc")
     return front

@@ -24,10 +24,23 @@ from numpy.lib import format as npy_format
 from precompute.artifacts import BundleError, read_bundle, write_bundle
 from tests.bundles import minimal_manifest, rewrite_manifest
 from tests.conftest import ROOT
+from tests.test_api_security import frontend  # noqa: F401 (fixture: a frontend with a secret beside it)
 from tests.test_server_subprocess import STARTUP_DEADLINE, free_port, running_server
 
 EXP = "/api/experiments/mnist-2-3"
 HEALTHZ_BUDGET = 0.1  # seconds: /healthz must answer this fast whatever else is going on
+# A single sample can miss any budget when the machine is shared (the test process itself
+# drives hundreds of sockets): nine in ten must meet it, and none may stall. Without the
+# limits, the attacks stall /healthz for seconds, so both bounds still tell the two apart.
+STALL = 0.5
+
+
+def assert_responsive(latencies: list[float]) -> None:
+    ordered = sorted(latencies)
+    p90 = ordered[int(0.9 * (len(ordered) - 1))]
+    assert p90 < HEALTHZ_BUDGET and ordered[-1] < STALL, (
+        f"/healthz: 90th percentile {p90 * 1000:.0f} ms, slowest {ordered[-1] * 1000:.0f} ms "
+        f"over {len(ordered)} requests")
 IMAGE_JSON = json.dumps({"image": [0.5] * 784}).encode()
 
 # The app under uvicorn with `tilting serve`'s connection options (the tests may pass
@@ -114,23 +127,9 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A frontend folder with a secret beside it and a symlink out of it."""
-    root = tmp_path_factory.mktemp("site")
-    front = root / "frontend"
-    (front / "embed").mkdir(parents=True)
-    (front / "index.html").write_text("<!doctype html><title>article</title>")
-    (front / "embed" / "teaser.html").write_text("<!doctype html><title>teaser</title>")
-    (root / "secret.txt").write_text("do not serve")
-    (root / "secret.txt.html").write_text("do not serve")
-    os.symlink(root / "secret.txt", front / "leak.txt")
-    return front
-
-
-@pytest.fixture(scope="module")
-def port(small_bundle, site):
+def port(small_bundle, frontend):
     """A server with the production limits and times."""
-    with guarded_server(small_bundle.path.parent, site) as free:
+    with guarded_server(small_bundle.path.parent, frontend) as free:
         yield free
 
 
@@ -197,7 +196,7 @@ def test_huge_headers_are_cut_short_while_healthz_answers(small_bundle):
             time.sleep(0.02)
         for client in clients:
             client.sock.close()
-    assert max(latencies) < HEALTHZ_BUDGET, f"/healthz took {max(latencies):.3f} s"
+    assert_responsive(latencies)
     assert all(c.seconds is not None for c in clients), "a huge-header client was still being read"
     assert max(c.seconds for c in clients) < 2.0
     for client in clients:
@@ -278,7 +277,7 @@ def test_slowloris_and_idle_connections_are_closed_while_healthz_answers(small_b
     assert header_timeout - 0.3 < min(slow_times) and max(slow_times) < header_timeout + 1.0
     assert keep_alive - 0.3 < min(idle_times) and max(idle_times) < keep_alive + 1.0
     assert status_and_json(answer) == (408, {"detail": "The request headers did not arrive within 2 s."})
-    assert max(latencies) < HEALTHZ_BUDGET, f"/healthz took {max(latencies):.3f} s"
+    assert_responsive(latencies)
 
 
 @pytest.mark.slow
