@@ -1,4 +1,4 @@
-"""``tilting serve``: build the default experiment if there is none, then run uvicorn.
+"""``tilting serve``: run uvicorn over the bundles of an artifacts folder.
 
 Every bundle is read and validated before the port is bound, so a damaged
 bundle stops start-up with its one-sentence ``BundleError`` (printed by
@@ -20,28 +20,14 @@ import signal
 import sys
 from pathlib import Path
 
-from precompute.artifacts import ReadLease, list_bundles, read_all, resolve_bundles
+from precompute.artifacts import ReadLease, read_all, resolve_bundles
 
-DEFAULT_PAIR = (2, 3)
 # How the parent hands the pinned bundle folders and its own pid to worker
 # processes (uvicorn imports the app factory by name in each worker, so it
 # cannot receive arguments).
 BUNDLES_ENV = "TILTING_SERVE_BUNDLES"
 PARENT_ENV = "TILTING_SERVE_PARENT"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def ensure_default_bundle(artifacts: Path, mnist_dir: str | None) -> None:
-    """Build the default pair with ``tilting precompute``'s code when ``artifacts`` holds no bundle."""
-    if list_bundles(artifacts):
-        return
-    from precompute.cli import DEFAULT_GRID, precompute_pair
-    from precompute.experiment import DEFAULT_PER_CLASS
-
-    print(f"No bundle in {artifacts}: building the default experiment (digits "
-          f"{DEFAULT_PAIR[0]} vs {DEFAULT_PAIR[1]}) first.", file=sys.stderr)
-    precompute_pair(*DEFAULT_PAIR, per_class=DEFAULT_PER_CLASS, log_lambda=DEFAULT_GRID,
-                    mnist_dir=mnist_dir, out=artifacts)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -79,7 +65,6 @@ def serve(args) -> int:
     from backend.security import connection_options
 
     artifacts = Path(args.artifacts)
-    ensure_default_bundle(artifacts, args.mnist_dir)
     # connection_options: the parser and the limits on request heads, idle
     # connections and connection count (see backend.security).
     options = dict(host=args.host, port=args.port, log_level=args.log_level,

@@ -266,9 +266,30 @@ def cmd_fetch_mnist(args) -> int:
     return 0
 
 
+DEFAULT_PAIR = (2, 3)
+
+
+def ensure_default_bundle(artifacts: Path, mnist_dir: str | None) -> None:
+    """Build the default pair when ``artifacts`` holds no bundle, so `tilting serve` alone works.
+
+    A broken entry counts as a bundle: it is reported by the server, never replaced by other data.
+    """
+    from precompute.artifacts import list_bundles
+    from precompute.experiment import DEFAULT_PER_CLASS
+
+    if list_bundles(artifacts):
+        return
+    print(f"No bundle in {artifacts}: building the default experiment (digits "
+          f"{DEFAULT_PAIR[0]} vs {DEFAULT_PAIR[1]}) first.", file=sys.stderr)
+    precompute_pair(*DEFAULT_PAIR, per_class=DEFAULT_PER_CLASS, log_lambda=DEFAULT_GRID,
+                    mnist_dir=mnist_dir, out=artifacts)
+
+
 def cmd_serve(args) -> int:
     # Imported here so that `tilting precompute` does not pay for FastAPI.
     from backend.server import serve
+
+    ensure_default_bundle(Path(args.artifacts), args.mnist_dir)
 
     return serve(args)
 
