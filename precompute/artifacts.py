@@ -117,7 +117,7 @@ def _write_version(root: Path, store: Path, experiment_id: str, manifest: dict, 
         full = {"schema_version": SCHEMA_VERSION, "id": experiment_id, **manifest, "arrays": entries}
         problem = manifest_problem(full)
         if problem:
-            raise BundleError(f"The manifest of {experiment_id} does not fit the bundle schema: {problem}.")
+            raise BundleError(f"Not writing {experiment_id}: its manifest does not fit the bundle schema ({problem}).")
         text = json.dumps(full, indent=1, allow_nan=False).encode()
         _write_durably(version / MANIFEST, text)
         _write_durably(version / MANIFEST_DIGEST, _digest_line(text))

@@ -140,6 +140,21 @@ class ExperimentManifest(ExperimentFields):
     schema_version: Literal[2]
     arrays: dict[str, ArrayEntry]
 
+    @model_validator(mode="after")
+    def _every_model_certified(self):
+        # A bundle promises exact models: one whose duality gap is above the solver's
+        # target is never written, and never read (whatever wrote it).
+        target = self.solver.target_relative_gap
+        late = [m for m in self.models if not m.relative_gap <= target]
+        if late:
+            worst = max(late, key=lambda m: m.relative_gap)
+            which = ", ".join(f"{m.log10_lambda:g}" for m in late[:8]) + (", …" if len(late) > 8 else "")
+            raise ValueError(
+                f"{len(late)} model(s) are not certified (log10 λ = {which}); the worst, at log10 λ = "
+                f"{worst.log10_lambda:g}, has relative duality gap {worst.relative_gap:.2g}, above the "
+                f"target {target:g}")
+        return self
+
 
 class NetworkModelRecord(Strict):
     k: int

@@ -119,6 +119,7 @@ HAND_EDITS = {
     "an integer file name": (lambda m: m["arrays"]["weights"].update(file=7), "file"),
     "a float16 array": (lambda m: m["arrays"]["weights"].update(dtype="<f2"), "dtype"),
     "a big-endian array": (lambda m: m["arrays"]["weights"].update(dtype=">f4"), "dtype"),
+    "an uncertified model": (lambda m: m["models"][4].update(relative_gap=2.1e-5), "not certified"),
     "a JSON list": (lambda m: [m], "list"),  # replaces the whole manifest
 }
 
@@ -193,3 +194,25 @@ def test_three_concurrent_precomputes_of_one_pair_leave_one_valid_version(tmp_pa
     assert len(bundle.manifest["models"]) in grids.values()
     assert [p.name for p in (out / ".store").iterdir() if p.is_dir()] == [bundle.path.resolve().name]
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".store")) == ["digits8x8-2-3"]
+
+
+def test_a_path_with_an_uncertified_model_is_not_written(no_mnist, monkeypatch, capsys):
+    """A solver that stops short (here: too few iterations allowed) makes `tilting precompute`
+    say which model is not certified and exit non-zero; the previous bundle stays."""
+    import numpy as np
+
+    import precompute.experiment as experiment
+
+    out = no_mnist / "artifacts"
+    grid = ["--log-lambda", "-4:2:1", "--out", str(out), "--quiet"]
+    assert main(["precompute", *grid]) == 0
+    before = read_bundle(out / "digits8x8-2-3").manifest["created"]
+    solve = experiment.svm_path
+    monkeypatch.setattr(experiment, "svm_path", lambda *a, **k: solve(*a, **{**k, "max_iter": 2}))
+    capsys.readouterr()
+    assert main(["precompute", *grid]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the fallback data's notice
+    assert "not certified" in err and "log10 λ = -4" in err and "Traceback" not in err
+    bundle = read_bundle(out / "digits8x8-2-3")
+    assert bundle.manifest["created"] == before
+    assert np.all([m["relative_gap"] <= 1e-9 for m in bundle.manifest["models"]])
