@@ -1,0 +1,124 @@
+"""Server start-up and memory against the number of bundles it serves (issue 13).
+
+Run as ``python -m benchmarks.server_scale [--counts 1,10,45] [--baseline-rev REV]``.
+
+One real 2-vs-3 bundle (81 models, 3,000 images per digit) is built, then
+copied under N experiment ids (each copy a whole bundle with its own manifest
+and digest, as 45 digit pairs would be). For each N, a real
+``tilting serve --workers 1`` is started and timed from launch to its first
+``/healthz`` answer; its resident memory is read then, and again after every
+array of one experiment has been requested once. With ``--baseline-rev`` the
+same measurement runs, in the same session, against the code of that git
+revision (checked out in a temporary worktree), e.g. the revision before a change.
+Targets: start-up ≤ 3 s and ≤ 300 MB per worker with all 45 bundles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.api_load import build_bundle
+from benchmarks.common import ROOT, machine, stamp
+from benchmarks.soak import resident_mib
+
+
+def copy_as(bundle: Path, root: Path, exp_id: str) -> None:
+    """A whole copy of ``bundle`` whose manifest says ``exp_id`` (digest rewritten to match)."""
+    target = root / exp_id
+    shutil.copytree(bundle.resolve(), target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["id"] = exp_id
+    text = json.dumps(manifest, indent=1).encode()
+    (target / "manifest.json").write_bytes(text)
+    (target / "manifest.sha256").write_text(f"{hashlib.sha256(text).hexdigest()}  manifest.json\n")
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read()
+
+
+def measure(root: Path, code: Path, port: int) -> dict:
+    """Start-up seconds and resident MiB of `tilting serve` over ``root``, run from ``code``."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "precompute.cli", "serve", "--artifacts", str(root),
+                               "--port", str(port), "--log-level", "warning"], cwd=code, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"tilting serve exited: {server.stderr.read()[-2000:]}")
+            try:
+                fetch(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        at_start = resident_mib(server.pid)
+        first = json.loads(fetch(base + "/api/experiments"))["experiments"][0]["id"]
+        detail = json.loads(fetch(f"{base}/api/experiments/{first}"))
+        for info in detail["arrays"].values():
+            for key in ("url", "url_f16", "url_json"):
+                if info[key]:
+                    fetch(f"{base}/api/{info[key]}")
+        return {"startup_s": seconds, "rss_start_mib": at_start, "rss_used_mib": resident_mib(server.pid)}
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,10,45", help="numbers of bundles to serve")
+    parser.add_argument("--baseline-rev", help="git revision whose server to measure alongside")
+    parser.add_argument("--port", type=int, default=8791)
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.counts.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        source = build_bundle(tmp) / "mnist-2-3"
+        codes = {"this tree": ROOT}
+        if args.baseline_rev:
+            worktree = tmp / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree),
+                            args.baseline_rev], check=True, capture_output=True)
+            codes[f"baseline {args.baseline_rev}"] = worktree
+        rows = []
+        try:
+            for count in counts:
+                root = tmp / f"n{count}"
+                root.mkdir()
+                for i in range(count):
+                    copy_as(source, root, f"mnist-2-3-c{i}")
+                for label, code in codes.items():
+                    rows.append((count, label, measure(root, code, args.port)))
+                shutil.rmtree(root)
+        finally:
+            if args.baseline_rev:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "baseline")],
+                               capture_output=True)
+
+    print(f"\nServer start-up and memory by bundles served ({machine()}, {stamp()}, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"{'bundles':>8}  {'code':<28} {'start-up':>9} {'RSS at start':>13} {'RSS after one pair':>19}")
+    for count, label, r in rows:
+        print(f"{count:>8}  {label:<28} {r['startup_s']:>8.2f}s {r['rss_start_mib']:>10.0f} MiB "
+              f"{r['rss_used_mib']:>15.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
