@@ -2,8 +2,8 @@
 
 Run as ``python -m benchmarks.server_scale [--counts 1,10,45] [--baseline-rev REV]``.
 
-One real 2-vs-3 bundle (81 models, 3,000 images per digit) is built, then
-copied under N experiment ids (each copy a whole bundle with its own manifest
+One real 2-vs-3 bundle (81 models, 3,000 images per digit) is built by each
+revision measured, then copied under N experiment ids (each copy a whole bundle with its own manifest
 and digest, as 45 digit pairs would be). For each N, a real
 ``tilting serve --workers 1`` is started and timed from launch to its first
 ``/healthz`` answer; its resident memory is read then, and again after every
@@ -27,8 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.api_load import build_bundle
-from benchmarks.common import ROOT, machine, stamp
+from benchmarks.common import ROOT, machine, mnist_dir, stamp
 from benchmarks.soak import resident_mib
 
 
@@ -41,6 +40,14 @@ def copy_as(bundle: Path, root: Path, exp_id: str) -> None:
     text = json.dumps(manifest, indent=1).encode()
     (target / "manifest.json").write_bytes(text)
     (target / "manifest.sha256").write_text(f"{hashlib.sha256(text).hexdigest()}  manifest.json\n")
+
+
+def build_bundle(code: Path, out: Path) -> Path:
+    """The default 2-vs-3 bundle, built by the code at ``code`` (bundle formats may differ between revisions)."""
+    subprocess.run([sys.executable, "-m", "precompute.cli", "precompute", "--pair", "2", "3", "--out", str(out),
+                    "--mnist-dir", str(mnist_dir()), "--quiet"], cwd=code, env={**os.environ, "PYTHONPATH": str(code)},
+                   check=True, capture_output=True)
+    return out / "mnist-2-3"
 
 
 def fetch(url: str) -> bytes:
@@ -89,7 +96,6 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = build_bundle(tmp) / "mnist-2-3"
         codes = {"this tree": ROOT}
         if args.baseline_rev:
             worktree = tmp / "baseline"
@@ -98,14 +104,15 @@ def main(argv=None) -> int:
             codes[f"baseline {args.baseline_rev}"] = worktree
         rows = []
         try:
+            sources = {label: build_bundle(code, tmp / f"source-{i}") for i, (label, code) in enumerate(codes.items())}
             for count in counts:
-                root = tmp / f"n{count}"
-                root.mkdir()
-                for i in range(count):
-                    copy_as(source, root, f"mnist-2-3-c{i}")
                 for label, code in codes.items():
+                    root = tmp / f"n{count}"
+                    root.mkdir()
+                    for i in range(count):
+                        copy_as(sources[label], root, f"mnist-2-3-c{i}")
                     rows.append((count, label, measure(root, code, args.port)))
-                shutil.rmtree(root)
+                    shutil.rmtree(root)
         finally:
             if args.baseline_rev:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "baseline")],
