@@ -18,13 +18,35 @@ ROBUST_RADII = np.round(np.arange(0.0, 5.0001, 0.1), 10)
 
 BIAS_RULE = (
     "The mean hinge loss is piecewise linear in b for fixed w; its minimisers form an "
-    "interval [bias_low, bias_high]. b is its midpoint. When every point is inside the "
-    "margin (large λ) that puts the boundary halfway between the lowest-scoring J point "
-    "and the highest-scoring I point."
+    "interval [bias_low, bias_high], a single point except at large λ. b is the point of "
+    "that interval closest to −w·m, m = the midpoint of the two class means of the "
+    "training set: where b is free the boundary passes as near m as the optimum allows, "
+    "and at the strongest regularization (every point inside the margin, w parallel to "
+    "j − i) the model is the nearest-centroid classifier. Every b in the interval has the "
+    "same objective. bias_midpoint is the interval's midpoint, which is what libsvm "
+    "(sklearn SVC) returns; with every point inside the margin it equals "
+    "−(min_I s + max_J s)/2, s = w·x, halfway in score between the lowest-scoring I "
+    "training image and the highest-scoring J training image. Everything derived from the "
+    "bias (b_prime, boundary_offset, d(x), errors, d_adv, d_err, histograms, box "
+    "distances, robust accuracy) uses b."
+)
+DEFAULTS_GROWTH = 5.0
+DEFAULTS_RULE = (
+    "For each class, take its test images classified correctly by every model of the path "
+    "(if none: all its test images) and the median of their y·d(x) under the most "
+    "regularized model (largest λ, the nearest-centroid classifier). The default image is "
+    "the one whose y·d(x) there is nearest that median (ties: the earlier test image), "
+    f"among those whose y·d(x) under the most regularized model is at least {DEFAULTS_GROWTH:g} "
+    "times their y·d(x) under the least regularized model (smallest λ), if any is. So it is "
+    "a typical image of its class whose mirror image x_m = x − 2d(x)ŵ stays close to x at "
+    "weak regularization and lands far on the other class's side at strong regularization. "
+    "x is class I's, y is class J's. test_position indexes the bundle's test arrays, "
+    "dataset_index the dataset's test file, gallery the gallery arrays."
 )
 GALLERY_RULE = (
-    f"The first {GALLERY_PER_CLASS} test images of each digit, in the order of the "
-    "MNIST test file (class I first)."
+    f"{GALLERY_PER_CLASS} test images of each digit (class I first): the class's default "
+    f"image (see defaults) first, then the first {GALLERY_PER_CLASS - 1} other test images "
+    "of the digit in the order of the dataset's test file."
 )
 ADVERSARIAL_RULE = (
     "x_p = x − d(x)ŵ and x_m = x − 2d(x)ŵ (not clipped to [0, 1]). The valid-image "
@@ -102,9 +124,23 @@ def build_experiment(
         [geo.robust_accuracy(y_test, s, dist, ROBUST_RADII) for s, dist in zip(test_scores, box_dist)]
     )
 
-    gallery = np.concatenate(
-        [np.flatnonzero(y_test < 0)[:GALLERY_PER_CLASS], np.flatnonzero(y_test > 0)[:GALLERY_PER_CLASS]]
-    )
+    strongest, weakest = int(np.argmax(log_lambdas)), int(np.argmin(log_lambdas))
+    chosen = {label: _typical_test_image(test_yd, y_test, label, strongest, weakest) for label in (-1, 1)}
+    gallery = np.concatenate([_gallery_of_class(y_test, label, chosen[label][0]) for label in (-1, 1)])
+    defaults = {"rule": DEFAULTS_RULE}
+    for key, label, digit in (("x", -1, digit_i), ("y", 1, digit_j)):
+        position, median, n_candidates = chosen[label]
+        defaults[key] = {
+            "digit": int(digit),
+            "label": label,
+            "test_position": int(position),
+            "dataset_index": int(pair.test_index[position]),
+            "gallery": int(np.flatnonzero(gallery == position)[0]),
+            "y_d_strongest": float(test_yd[strongest, position]),
+            "y_d_weakest": float(test_yd[weakest, position]),
+            "median_y_d_strongest": median,
+            "candidates": int(n_candidates),
+        }
 
     models = []
     for k in range(len(lambdas)):
@@ -121,6 +157,7 @@ def build_experiment(
                 "b_prime": float(B[k] / w_norms[k]),
                 "bias_low": float(info["bias_low"][k]),
                 "bias_high": float(info["bias_high"][k]),
+                "bias_midpoint": float(info["bias_midpoint"][k]),
                 # The boundary in the plane: cos θ·u + sin θ·v + offset = 0.
                 "boundary_offset": float(W[k] @ midpoint / w_norms[k] + B[k] / w_norms[k]),
                 "d_adv": float(train_yd[k].mean()),
@@ -170,11 +207,13 @@ def build_experiment(
             "bias": BIAS_RULE,
             "normal": geo.NORMAL_RULE,
             "gallery": GALLERY_RULE,
+            "defaults": DEFAULTS_RULE,
             "adversarial": ADVERSARIAL_RULE,
             "prediction": "J when w·x + b > 0, else I",
             "histogram": f"{HISTOGRAM_BINS} bins per model over that model's range of y·d(x) (train and test).",
         },
         "robust_radii": [float(r) for r in ROBUST_RADII],
+        "defaults": defaults,
         "models": models,
         "software": {
             "python": platform.python_version(),
@@ -208,6 +247,44 @@ def build_experiment(
         "gallery_index": pair.test_index[gallery].astype("<i4"),
     }
     return manifest, arrays
+
+
+def _typical_test_image(test_yd, y_test, label, strongest, weakest):
+    """The default test image of class ``label`` (``DEFAULTS_RULE``).
+
+    Parameters
+    ----------
+    test_yd : ndarray of shape (n_models, n_test)
+        y·d(x) of every test image under every model.
+    y_test : ndarray of shape (n_test,)
+    label : {-1, 1}
+    strongest, weakest : int
+        Indices of the most and the least regularized model.
+
+    Returns
+    -------
+    position : int
+        Index into the test arrays.
+    median : float
+        The median of y·d(x) under the strongest model over the class's correctly classified images.
+    candidates : int
+        How many images the choice was made among (those passing the growth condition).
+    """
+    members = np.flatnonzero(y_test == label)
+    pool = members[(test_yd[:, members] > 0).all(axis=0)]
+    if len(pool) == 0:
+        pool = members
+    strong = test_yd[strongest, pool]
+    median = float(np.median(strong))
+    grows = pool[strong >= DEFAULTS_GROWTH * test_yd[weakest, pool]]
+    among = grows if len(grows) else pool
+    return int(among[np.argmin(np.abs(test_yd[strongest, among] - median))]), median, len(among)
+
+
+def _gallery_of_class(y_test, label, first):
+    """Test positions of one class's gallery: ``first``, then the class's first others in file order."""
+    others = [p for p in np.flatnonzero(y_test == label) if p != first]
+    return np.array([first, *others[: GALLERY_PER_CLASS - 1]], dtype=np.int64)
 
 
 def _version(dist: str) -> str | None:

@@ -80,7 +80,13 @@ class ModelRecord(Strict):
     b: float
     b_prime: float = Field(description="b/‖w‖.")
     bias_low: float = Field(description="Lower end of the optimal bias interval.")
-    bias_high: float = Field(description="Upper end of the optimal bias interval (b is its midpoint).")
+    bias_high: float = Field(
+        description="Upper end of the optimal bias interval (b is its point closest to −w·m, m = midpoint of the class means)."
+    )
+    bias_midpoint: float = Field(
+        description="Midpoint of the optimal bias interval: libsvm's (sklearn SVC's) choice, kept for comparison. "
+        "Equal to b except where the bias is not unique (large λ); no other number in the bundle uses it."
+    )
     boundary_offset: float = Field(description="c in the plane's boundary line cos θ·u + sin θ·v + c = 0.")
     d_adv: float = Field(description="Mean signed distance (1/n) Σ y d(x) of the training set.")
     d_err: float = Field(description="(1/n) Σ over misclassified training points of −y d(x).")
@@ -97,6 +103,31 @@ class ModelRecord(Strict):
     polished: bool
     normal_inherited: bool = Field(description="True where n̂ was taken from a neighbour (θ ≈ 0).")
     robust_accuracy_1: float = Field(description="Test accuracy against valid-image L2 attacks of size 1.")
+
+
+class DefaultImage(Strict):
+    """One default test image of the explorable (see ``rules.defaults``)."""
+
+    digit: int = Field(examples=[2])
+    label: Literal[-1, 1] = Field(description="−1 for class I (image x), +1 for class J (image y).")
+    test_position: Count = Field(description="Index into the bundle's test arrays (test_u, test_y, test_box_distance).")
+    dataset_index: Count = Field(description="Index of the image in the dataset's test file (as gallery_index).")
+    gallery: Count = Field(description="Index into gallery_images, gallery_y and gallery_index.")
+    y_d_strongest: float = Field(description="y·d(x) of the image under the most regularized model.")
+    y_d_weakest: float = Field(description="y·d(x) of the image under the least regularized model.")
+    median_y_d_strongest: float = Field(
+        description="Median of y·d(x) under the most regularized model over the class's test images correctly "
+        "classified by every model; the default is the candidate nearest it."
+    )
+    candidates: Count = Field(description="How many test images of the class the rule chose among.")
+
+
+class Defaults(Strict):
+    """The test images the figures show before the reader chooses one, and the rule that chose them."""
+
+    x: DefaultImage
+    y: DefaultImage
+    rule: str
 
 
 def _check_models(models: list, size: int) -> None:
@@ -123,11 +154,14 @@ class ExperimentFields(Strict):
     solver: Solver
     rules: dict[str, str]
     robust_radii: list[float]
+    defaults: Defaults = Field(description="The default images x (class I) and y (class J) and the rule that chose them.")
     models: list[ModelRecord]
     software: dict[str, str | None]
 
     @model_validator(mode="after")
     def _counts_agree(self):
+        if self.defaults.x.label != -1 or self.defaults.y.label != 1:
+            raise ValueError("its default x must be of class I (label −1) and y of class J (+1)")
         if len(self.grid.log10_lambda) != self.grid.size:
             raise ValueError(f"its grid lists {len(self.grid.log10_lambda)} values but says size {self.grid.size}")
         _check_models(self.models, self.grid.size)

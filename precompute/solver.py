@@ -21,6 +21,11 @@ solution (scaled by the ratio of the C values, which keeps it feasible):
 
 Each model carries its duality gap: the primal objective at (w(α), b*) minus
 the dual objective at α.
+
+Where the optimal bias is not unique (large λ: every point inside the margin)
+b* is the optimal bias closest to −w·m, m the midpoint of the two class means,
+and libsvm's choice, the interval's midpoint, is returned beside it
+(``optimal_intercept``).
 """
 
 from __future__ import annotations
@@ -134,22 +139,46 @@ def _smo(K, y, alpha, G, C, eps, max_iter, active):  # pragma: no cover - compil
     return it, gap
 
 
-def optimal_intercept(scores, y):
-    """The bias minimising the mean hinge loss for fixed scores ``w·x``.
+def optimal_intercept(scores, y, target=None):
+    """The bias minimising the mean hinge loss for fixed scores ``s = w·x``.
 
-    The loss is convex and piecewise linear in b; its minimisers form an
-    interval [lo, hi] (a single point when free support vectors pin it).
-    **Rule:** we return the midpoint of that interval, so the choice depends
-    only on w and the data. At large λ every point sits inside the margin
-    and the interval is wide; the midpoint then puts the boundary halfway
-    between the lowest-scoring J and the highest-scoring I point.
+    The loss is convex and piecewise linear in b, with a breakpoint at
+    b = y_i − s_i for each point (a J point's hinge is active for
+    b < 1 − s_i, an I point's for b > −1 − s_i). Its minimisers form an
+    interval [lo, hi]: lo is the breakpoint where the slope
+    #{I active} − #{J active} stops being negative, hi the one where it
+    becomes positive. It is a single point when free support vectors pin b.
+
+    **Rule:** b is the point of [lo, hi] closest to ``target``, i.e.
+    clip(target, lo, hi); without a target, the midpoint (lo + hi)/2, which
+    is what libsvm (sklearn's ``SVC``) returns when no point pins b.
+    ``svm_path`` passes target = −w·m, m the midpoint of the two class means,
+    so that where b is free the boundary passes as close to m as the optimum
+    allows (at the strongest regularization, the nearest-centroid classifier).
+    Every b in [lo, hi] has the same objective.
+
+    Where the interval is wide (large λ, balanced classes) every point is
+    inside the margin for every optimal b, so lo = −1 − min_I s and
+    hi = 1 − max_J s: the interval's ends are set by the most extreme point
+    of each class, and the midpoint −(min_I s + max_J s)/2 puts the boundary
+    halfway (in score) between the lowest-scoring I point and the
+    highest-scoring J point.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        w·x_i, without the bias.
+    y : array-like of shape (n,)
+        Labels in {−1, +1}.
+    target : float, optional
+        The preferred bias (see the rule).
 
     Returns
     -------
     b : float
-        The midpoint.
+        The chosen optimal bias.
     interval : (float, float)
-        The optimal interval.
+        The optimal interval (lo, hi); its midpoint is libsvm's choice.
     """
     scores = np.asarray(scores, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -167,12 +196,14 @@ def optimal_intercept(scores, y):
     slope_after = passed_i - (n_j - passed_j)
     # First breakpoint after which the slope is >= 0 starts the argmin set.
     k_lo = int(np.argmax(slope_after >= 0))
-    lo = bk[k_lo]
+    lo = float(bk[k_lo])
     if slope_after[k_lo] > 0:
-        return float(lo), (float(lo), float(lo))
+        return lo, (lo, lo)
     k_hi = int(np.argmax(slope_after > 0)) if (slope_after > 0).any() else len(bk) - 1
-    hi = bk[k_hi]
-    return float(0.5 * (lo + hi)), (float(lo), float(hi))
+    hi = float(bk[k_hi])
+    if target is None or not np.isfinite(target):
+        return float(0.5 * (lo + hi)), (lo, hi)
+    return float(min(max(float(target), lo), hi)), (lo, hi)
 
 
 def primal_objective(X, y, w, b, lam):
@@ -282,11 +313,14 @@ def _active_set(X, K, y, free, upper, C, rounds):
     return None
 
 
-def _certificate(X, y, alpha, lam):
-    """Primal objective at (w(α), b*), dual objective at α, and b*'s interval."""
+def _certificate(X, y, alpha, lam, centre):
+    """Primal objective at (w(α), b*), dual objective at α, b* and its interval.
+
+    b* is the optimal bias closest to −w·centre (``optimal_intercept``'s rule).
+    """
     w = X.T @ (alpha * y)
     scores = X @ w
-    b, interval = optimal_intercept(scores, y)
+    b, interval = optimal_intercept(scores, y, target=-float(w @ centre))
     w_sq = float(w @ w)
     primal = float(np.maximum(0.0, 1.0 - y * (scores + b)).mean() + lam * w_sq)
     dual = 2.0 * lam * (float(alpha.sum()) - 0.5 * w_sq)
@@ -322,11 +356,13 @@ def svm_path(X, y, lambdas, *, tol=1e-9, max_iter=10_000_000, gram=None, callbac
     -------
     coefs : ndarray of shape (n_lambdas, n_features)
     intercepts : ndarray of shape (n_lambdas,)
-        Midpoint of the optimal bias interval (see ``optimal_intercept``).
+        The optimal bias closest to −w·m, m = midpoint of the two class means
+        of X (see ``optimal_intercept``); the bias is unique except at large λ.
     dual_gaps : ndarray of shape (n_lambdas,)
         Primal minus dual objective, in the units of L; ≥ 0 up to rounding.
     info : dict of ndarrays
         ``objective``, ``dual_objective``, ``bias_low``, ``bias_high``,
+        ``bias_midpoint`` ((bias_low + bias_high)/2, libsvm's choice),
         ``n_iter`` (SMO iterations), ``polished`` (bool), ``dual_coef``
         (α, shape (n_lambdas, n_samples)).
     """
@@ -346,11 +382,12 @@ def svm_path(X, y, lambdas, *, tol=1e-9, max_iter=10_000_000, gram=None, callbac
         raise SolverError("The data contains NaN or infinite values.")
 
     K = X @ X.T if gram is None else gram
+    centre = 0.5 * (X[y < 0].mean(axis=0) + X[y > 0].mean(axis=0))
     k_count = len(lambdas)
     coefs = np.empty((k_count, d))
     intercepts = np.empty(k_count)
     gaps = np.empty(k_count)
-    info = {key: np.empty(k_count) for key in ("objective", "dual_objective", "bias_low", "bias_high")}
+    info = {key: np.empty(k_count) for key in ("objective", "dual_objective", "bias_low", "bias_high", "bias_midpoint")}
     info["n_iter"] = np.zeros(k_count, dtype=np.int64)
     info["polished"] = np.zeros(k_count, dtype=bool)
     info["dual_coef"] = np.empty((k_count, n))
@@ -370,7 +407,7 @@ def svm_path(X, y, lambdas, *, tol=1e-9, max_iter=10_000_000, gram=None, callbac
         smo_tol = 1e-2
         while True:
             if exact is not None:
-                candidate = _certificate(X, y, exact, lam)
+                candidate = _certificate(X, y, exact, lam, centre)
                 if candidate[0] - candidate[1] <= tol * abs(candidate[0]):
                     alpha = exact
                     primal, dual, b, interval = candidate
@@ -378,7 +415,7 @@ def svm_path(X, y, lambdas, *, tol=1e-9, max_iter=10_000_000, gram=None, callbac
                     break
             it, violation = _smo_shrinking(X, K, y, alpha, C, smo_tol, max_iter - info["n_iter"][k])
             info["n_iter"][k] += it
-            primal, dual, b, interval = _certificate(X, y, alpha, lam)
+            primal, dual, b, interval = _certificate(X, y, alpha, lam, centre)
             if primal - dual <= tol * abs(primal):
                 break
             if smo_tol < 1e-12 or info["n_iter"][k] >= max_iter:
@@ -392,6 +429,7 @@ def svm_path(X, y, lambdas, *, tol=1e-9, max_iter=10_000_000, gram=None, callbac
         info["objective"][k] = primal
         info["dual_objective"][k] = dual
         info["bias_low"][k], info["bias_high"][k] = interval
+        info["bias_midpoint"][k] = 0.5 * (interval[0] + interval[1])
         info["dual_coef"][k] = alpha
         if callback is not None:
             callback(k, lam)

@@ -18,6 +18,13 @@ one mislabelled point near the boundary, an I-looking image labelled J whose
 right half is faintly lit. Fitting it needs the otherwise unused direction e₂:
 weak regularization tilts the boundary to fit it, strong regularization
 ignores it.
+
+The trained boundary's tilt θ is, as everywhere else (DESIGN.md), the angle
+between ŵ and ẑ = (j − i)/‖j − i‖, the direction between the training set's
+class means. The mislabelled point (labelled J, right half lit) moves the J
+mean a little along e₂, so ẑ itself leans from e₁ by a small angle, recorded
+in the manifest (``mislabelled.z_hat_tilt_deg``); θ → 0 at strong
+regularization, where w is parallel to ẑ.
 """
 
 from __future__ import annotations
@@ -167,8 +174,10 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
     result : dict
         ``X``, ``y``, ``levels``, ``lambdas`` (as used), ``weights`` (k, d),
         ``intercepts`` (k,), ``plane_weights`` (k, 2) = (w·e₁, w·e₂),
-        ``theta`` (k,) in radians, the angle between w and e₁, signed by w·e₂,
-        ``fits_mislabelled`` (k,) bool, ``train_error`` (k,), ``relative_gap`` (k,).
+        ``z_hat`` (d,) = (j − i)/‖j − i‖ of the training set, ``z_hat_plane`` (2,)
+        = (ẑ·e₁, ẑ·e₂), ``theta`` (k,) in radians, the angle between w and ẑ
+        (``geometry.tilting_angles``, as for MNIST), ``fits_mislabelled`` (k,)
+        bool, ``train_error`` (k,), ``relative_gap`` (k,).
     """
     h = _check_h(h)
     log_lambdas = np.asarray(log_lambdas, dtype=np.float64)
@@ -176,6 +185,7 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
     lambdas = 10.0**log_lambdas * h**2
     W, B, gaps, info = svm_path(X, y, lambdas)
     plane_w = plane_coordinates(W, h)
+    z_hat = geo.unit(np.subtract(*geo.centroids(X, y)[::-1]))
     scores = W @ X.T + B[:, None]
     return {
         "X": X,
@@ -185,7 +195,9 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
         "weights": W,
         "intercepts": B,
         "plane_weights": plane_w,
-        "theta": np.arctan2(plane_w[:, 1], plane_w[:, 0]),
+        "z_hat": z_hat,
+        "z_hat_plane": plane_coordinates(z_hat, h)[0],
+        "theta": geo.tilting_angles(W, z_hat),
         "fits_mislabelled": scores[:, -1] > 0,
         "train_error": (y * scores <= 0).mean(axis=1),
         "relative_gap": gaps / info["objective"],
@@ -205,6 +217,7 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
     log_lambdas = np.asarray(log_lambdas, dtype=np.float64)
     r = train_toy(h, log_lambdas, n_per_class, seed)
     w_norm = np.linalg.norm(r["weights"], axis=1)
+    z_tilt = float(np.degrees(np.arctan2(r["z_hat_plane"][1], r["z_hat_plane"][0])))
     models = [
         {
             "k": k,
@@ -239,14 +252,17 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
                  "lambda_scale": f"λ = 10^log10_lambda · h² (h = {h}), so the angles do not depend on h"},
         "loss": "L(w, b) = (1/n) Σ max(0, 1 − y(w·x + b)) + λ‖w‖²; bias not regularised",
         "mislabelled": {"index": int(len(r["y"]) - 1), "left_level": MISLABELLED[0],
-                        "right_level": MISLABELLED[1], "label": 1},
+                        "right_level": MISLABELLED[1], "label": 1, "z_hat_tilt_deg": z_tilt},
         "rules": {
             "images": "Row-major h×2h; class I (y = −1) left half at a level uniform in [−1, −0.1], "
             "class J (y = +1) in [0.1, 1]; right half 0. The mislabelled point is last.",
             "basis": "e₁, e₂ = the left-half and right-half indicator images divided by h (unit norm).",
-            "theta": "atan2(w·e₂, w·e₁): the boundary normal's angle from e₁ (0 = bisecting).",
+            "theta": "The angle between ŵ and ẑ = (j − i)/‖j − i‖ (class means of the training set, "
+            "the mislabelled point included), as for MNIST bundles. The mislabelled point tilts ẑ "
+            f"from e₁ by {z_tilt:.3f}° (mislabelled.z_hat_tilt_deg); θ is 0 where w is parallel to ẑ.",
             "mirror": "x_m = x − 2(x·ê_θ)ê_θ, ‖x_m − x‖ = 2|x·ê_θ|, for a boundary through the origin.",
-            "bias": "midpoint of the optimal interval (as for MNIST bundles).",
+            "bias": "The optimal bias; where it is an interval (strong λ), its point closest to −w·m, "
+            "m = the midpoint of the class means (as for MNIST bundles).",
         },
         "models": models,
     }
@@ -258,5 +274,6 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
         "weights": r["weights"].astype("<f8"),
         "intercepts": r["intercepts"].astype("<f8"),
         "theta": r["theta"].astype("<f8"),
+        "z_hat_plane": r["z_hat_plane"].astype("<f8"),
     }
     return manifest, arrays

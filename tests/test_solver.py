@@ -9,7 +9,8 @@ from precompute.solver import SolverError, lambda_grid, optimal_intercept, prima
 
 def test_two_points_closed_form():
     # x = -1 (y = -1) and x = +1 (y = +1): L = max(0, 1 - w) + λw² at b = 0,
-    # so w* = min(1, 1/(2λ)); b* = 0 (the midpoint of the flat interval when w < 1).
+    # so w* = min(1, 1/(2λ)); b* = 0 (when w < 1 the optimal b is the interval
+    # [-(1 - w), 1 - w]; its midpoint and the point closest to -w·m, m = 0, are both 0).
     X = np.array([[-1.0], [1.0]])
     y = np.array([-1.0, 1.0])
     lambdas = np.array([0.01, 0.3, 0.5, 2.0, 10.0])
@@ -36,6 +37,62 @@ def test_optimal_intercept_matches_brute_force():
         assert np.maximum(0, 1 - y * (scores + b)).sum() <= best + 1e-9
         assert lo == pytest.approx(argmin.min(), abs=2e-4) and hi == pytest.approx(argmin.max(), abs=2e-4)
         assert b == pytest.approx(0.5 * (lo + hi))
+        # With a target: the optimal bias closest to it.
+        for target in (lo - 1.0, 0.3 * lo + 0.7 * hi, hi + 1.0):
+            b_t, interval = optimal_intercept(scores, y, target=target)
+            assert interval == (lo, hi)
+            assert b_t == pytest.approx(min(max(target, lo), hi), abs=1e-15)
+
+
+def _objective_along_interval(X, y, w, lo, hi, lam):
+    """Primal objectives at 101 biases spread over [lo, hi], and at the midpoint."""
+    mid = primal_objective(X, y, w, 0.5 * (lo + hi), lam)
+    return np.array([primal_objective(X, y, w, b, lam) for b in np.linspace(lo, hi, 101)]), mid
+
+
+def test_wide_interval_rule_every_bias_is_optimal_and_the_chosen_one_is_nearest_the_centre():
+    # Balanced classes and strong regularization: every point inside the margin.
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(-0.5, 1.0, size=(40, 6)), rng.normal(0.5, 1.0, size=(40, 6))])
+    y = np.repeat([-1.0, 1.0], 40)
+    # One far J image: it sets the interval's upper end, so the midpoint leaves m.
+    X[-1] += 8.0
+    lambdas = 10.0 ** np.array([-2.0, 1.0, 2.0])
+    W, B, gaps, info = svm_path(X, y, lambdas)
+    m = 0.5 * (X[y < 0].mean(axis=0) + X[y > 0].mean(axis=0))
+    for k in range(len(lambdas)):
+        lo, hi, mid = info["bias_low"][k], info["bias_high"][k], info["bias_midpoint"][k]
+        assert lo <= B[k] <= hi
+        assert mid == pytest.approx(0.5 * (lo + hi), abs=1e-15)
+        assert B[k] == pytest.approx(min(max(-W[k] @ m, lo), hi), abs=1e-12)
+        objectives, at_mid = _objective_along_interval(X, y, W[k], lo, hi, lambdas[k])
+        np.testing.assert_allclose(objectives, at_mid, rtol=1e-12, atol=0)
+        assert info["objective"][k] == pytest.approx(at_mid, rel=1e-12)
+        svc = SVC(kernel="linear", C=1 / (2 * lambdas[k] * len(y)), tol=1e-10).fit(X, y)
+        assert svc.intercept_[0] == pytest.approx(mid, abs=1e-6)
+    # At the strongest λ the interval is wide and holds -w·m: the boundary goes through m.
+    assert info["bias_high"][-1] - info["bias_low"][-1] > 0.5
+    assert B[-1] == pytest.approx(-W[-1] @ m, rel=1e-12)
+    assert abs(B[-1] - info["bias_midpoint"][-1]) > 0.5 * abs(B[-1])  # the rule changed something
+
+
+def test_wide_interval_ends_are_the_extreme_points_of_each_class():
+    # Every point inside the margin (|s| < 1 around any optimal b): the interval is
+    # [-1 - min_I s, 1 - max_J s] and its midpoint -(min_I s + max_J s)/2 puts the
+    # boundary halfway, in score, between the lowest-scoring I and highest-scoring J point.
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        n = int(rng.integers(2, 30))
+        y = np.repeat([-1.0, 1.0], n)
+        scores = rng.uniform(-0.4, 0.4, size=2 * n) + 0.1 * y
+        b, (lo, hi) = optimal_intercept(scores, y)
+        s_i, s_j = scores[y < 0], scores[y > 0]
+        assert lo == pytest.approx(-1.0 - s_i.min(), abs=1e-15)
+        assert hi == pytest.approx(1.0 - s_j.max(), abs=1e-15)
+        assert b == pytest.approx(-(s_i.min() + s_j.max()) / 2, abs=1e-15)
+        # and not the other pair of extremes the old docstring named
+        if not np.isclose(s_i.max() + s_j.min(), s_i.min() + s_j.max()):
+            assert b != pytest.approx(-(s_i.max() + s_j.min()) / 2, abs=1e-12)
 
 
 def test_random_problems_against_svc():
@@ -50,6 +107,9 @@ def test_random_problems_against_svc():
         assert info["objective"][k] <= ref * (1 + 1e-9)
         assert info["objective"][k] == pytest.approx(ref, rel=1e-6)
         assert gaps[k] <= 1e-9 * info["objective"][k]
+        # libsvm takes the midpoint of the optimal interval; we keep it as bias_midpoint.
+        # (Here the bias is pinned; SVC's own w is 1e-5 off at the smallest λ.)
+        assert svc.intercept_[0] == pytest.approx(info["bias_midpoint"][k], abs=1e-5)
 
 
 def _svc_certificate(X, y, lam):
@@ -84,10 +144,21 @@ def test_mnist_path_matches_svc_across_the_grid(mnist):
             assert ours == pytest.approx(p_svc, rel=1e-6)
         cosine = W[k] @ w_svc / np.linalg.norm(W[k]) / np.linalg.norm(w_svc)
         assert cosine >= 0.9999
-    # Strong regularization: every point inside the margin, the bias is an interval
-    # and we take its midpoint.
-    assert info["bias_high"][-1] - info["bias_low"][-1] > 1.0
-    assert B[-1] == pytest.approx(0.5 * (info["bias_low"][-1] + info["bias_high"][-1]))
+    # Strong regularization: every point inside the margin, the bias is an interval.
+    # libsvm takes its midpoint (kept as bias_midpoint); we take the optimal bias
+    # closest to -w·m, which here is -w·m itself: the nearest-centroid classifier.
+    lo, hi = info["bias_low"][-1], info["bias_high"][-1]
+    assert hi - lo > 1.0
+    assert info["bias_midpoint"][-1] == pytest.approx(0.5 * (lo + hi))
+    svc = SVC(kernel="linear", C=1 / (2 * 10.0**alphas[-1] * len(y)), tol=1e-10).fit(X, y)
+    assert svc.intercept_[0] == pytest.approx(info["bias_midpoint"][-1], abs=1e-6)
+    m = 0.5 * (X[y < 0].mean(axis=0) + X[y > 0].mean(axis=0))
+    assert lo <= B[-1] <= hi
+    assert B[-1] == pytest.approx(-W[-1] @ m, rel=1e-12)
+    z = X[y > 0].mean(axis=0) - X[y < 0].mean(axis=0)
+    assert W[-1] @ z / np.linalg.norm(W[-1]) / np.linalg.norm(z) == pytest.approx(1.0, abs=1e-12)
+    objectives, at_mid = _objective_along_interval(X, y, W[-1], lo, hi, 10.0**alphas[-1])
+    np.testing.assert_allclose(objectives, at_mid, rtol=1e-12, atol=0)
 
 
 def test_lambda_grid_default_has_81_values():

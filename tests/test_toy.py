@@ -85,6 +85,25 @@ def test_trained_toy_tilts_with_weak_regularization_only(trained):
     assert trained["relative_gap"].max() < 1e-9
 
 
+def test_trained_theta_is_measured_from_z_hat_as_for_mnist(trained):
+    """θ is the angle between ŵ and ẑ (DESIGN.md), not between ŵ and e₁: the mislabelled
+    point leans ẑ away from e₁, and the strongly regularized w is parallel to ẑ, not to e₁."""
+    X, y, W, h = trained["X"], trained["y"], trained["weights"], 3
+    z = X[y > 0].mean(axis=0) - X[y < 0].mean(axis=0)
+    z /= np.linalg.norm(z)
+    cosine = W @ z / np.linalg.norm(W, axis=1)
+    np.testing.assert_allclose(np.cos(trained["theta"]), cosine, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trained["z_hat"], z, atol=1e-15)
+    e1, e2 = toy.basis(h)
+    z_tilt = np.degrees(np.arctan2(z @ e2, z @ e1))
+    assert 0.12 < z_tilt < 0.14  # the mislabelled image's pull on the J mean
+    # Strong regularization: the boundary ignores the mislabelled point and θ is 0, to rounding.
+    assert np.degrees(trained["theta"][-1]) < 1e-6
+    # The weak end's θ differs from its angle to e₁ by about ẑ's own tilt.
+    to_e1 = np.degrees(np.arctan2(W[0] @ e2, W[0] @ e1))
+    assert to_e1 - np.degrees(trained["theta"][0]) == pytest.approx(z_tilt, abs=1e-3)
+
+
 def test_trained_weak_end_is_the_hard_margin_svm(trained):
     """At the weak end the SVM separates all points: compare with sklearn's hard-margin SVC."""
     from sklearn.svm import SVC
@@ -109,6 +128,9 @@ def test_toy_bundle_round_trip(tmp_path):
     assert [m["theta"] for m in bundle.manifest["models"]] == list(bundle.arrays["theta"])
     assert bundle.arrays["train_plane"].shape == (2 * toy.DEFAULT_PER_CLASS, 2)
     assert bundle.manifest["mislabelled"]["index"] == 2 * toy.DEFAULT_PER_CLASS - 1
+    z1, z2 = bundle.arrays["z_hat_plane"]
+    assert bundle.manifest["mislabelled"]["z_hat_tilt_deg"] == pytest.approx(np.degrees(np.arctan2(z2, z1)))
+    assert "ẑ" in bundle.manifest["rules"]["theta"]
     # The stored plane weights are the full weights projected on e₁ and e₂.
     e1, e2 = toy.basis(2)
     np.testing.assert_allclose(bundle.arrays["plane_weights"], bundle.arrays["weights"] @ np.stack([e1, e2]).T)
