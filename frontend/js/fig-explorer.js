@@ -5,7 +5,7 @@
 import { follow, el, readout, fmt, showError, setHtml, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { planePlot } from './plane.js';
-import { imageCanvas, drawGray, drawDiverging } from './images.js';
+import { imageCanvas, drawGray, drawMidGray, drawDiverging, MIDGREY_NOTE } from './images.js';
 import { analyseImage, alongNormal, boxAdversarial, planePoint, score } from './maths.js';
 import { listExperiments, loadExperiment } from './data.js';
 import { drawPad } from './drawpad.js';
@@ -48,7 +48,7 @@ export function mount(root, store, plotly = null) {
   const wFig = el('figure', { class: 'digit-panel' }, weightCanvas, el('figcaption', { html: 'w (display-normalised to max |w<sub>k</sub>|): blue pixels vote <span data-digit="0"></span>, orange <span data-digit="1"></span>' }));
   const cFigs = centroidCanvases.map((c, i) => el('figure', { class: 'digit-panel' }, c, el('figcaption', { html: `mean of the <span data-digit="${i}"></span>s` })));
   side.append(dl, el('div', { class: 'image-row' }, wFig, ...cFigs));
-  const main = el('div', { class: 'explorer-main' }, plotDiv, side);
+  const main = el('div', { class: 'explorer-main' }, el('div', { class: 'explorer-plane' }, plotDiv), side); // the plane's legend goes under plotDiv
   const slotsBox = el('div', { class: 'slots' });
   const slotsHelp = el('p', { class: 'fig-note', text: 'Under each image: the digit the SVM predicts, its score w·x + b, and how far (L2, pixel units) the image was moved from x.' });
   const padBox = el('div', { class: 'draw-box' });
@@ -87,13 +87,21 @@ export function mount(root, store, plotly = null) {
   // --- image slots --------------------------------------------------------------
   const slots = SLOTS.map((spec) => {
     const node = el('section', { class: 'slot', 'aria-label': `Image ${spec.key}` });
-    const heading = el('h4', {});
+    const heading = el('h3', { class: 'figure-heading' });
     const gallery = el('div', { class: 'gallery', role: 'group' });
     const views = el('div', { class: 'image-row views' });
     node.append(heading, gallery, views);
     slotsBox.append(node);
     return { spec, node, heading, gallery, views, canvases: [], captions: [], analysis: null, code: null };
   });
+
+  // The bundle's default image for a slot (manifest.defaults, chosen by its stated rule),
+  // else the first gallery image of the slot's class.
+  function defaultGallery(spec) {
+    const gy = exp.arrays.gallery_y.data;
+    const chosen = exp.manifest.defaults?.[spec.key]?.gallery;
+    return Number.isInteger(chosen) && gy[chosen] === spec.sign ? chosen : gy.findIndex((v) => v === spec.sign);
+  }
 
   function slotImage(slot, state) {
     const code = state[slot.spec.key];
@@ -104,7 +112,7 @@ export function mount(root, store, plotly = null) {
     }
     const g = Number.parseInt(code, 10);
     const ok = Number.isInteger(g) && g >= 0 && g < G;
-    const index = ok ? g : exp.arrays.gallery_y.data.findIndex((v) => v === slot.spec.sign);
+    const index = ok ? g : defaultGallery(slot.spec);
     return { code: String(index), img: exp.arrays.gallery_images.data.subarray(index * exp.dim, (index + 1) * exp.dim), label: `test image ${index}`, index };
   }
 
@@ -118,9 +126,10 @@ export function mount(root, store, plotly = null) {
       slot.gallery.replaceChildren();
       gy.forEach((label, g) => {
         if (label !== slot.spec.sign) return;
-        const canvas = imageCanvas(exp.side);
+        // The canvas names the button (a named image inside it): one name, read once.
+        const canvas = imageCanvas(exp.side, `test ${digit} number ${g}`);
         drawGray(canvas, exp.arrays.gallery_images.data.subarray(g * exp.dim, (g + 1) * exp.dim), exp.side);
-        const button = el('button', { type: 'button', class: 'thumb', 'aria-label': `test ${digit} number ${g}`, 'data-gallery': String(g) }, canvas);
+        const button = el('button', { type: 'button', class: 'thumb', 'data-gallery': String(g) }, canvas);
         button.addEventListener('click', () => store.set({ [slot.spec.key]: String(g) }));
         slot.gallery.append(button);
       });
@@ -142,7 +151,7 @@ export function mount(root, store, plotly = null) {
   const useX = el('button', { type: 'button', text: 'Use as x', disabled: '' });
   const useY = el('button', { type: 'button', text: 'Use as y', disabled: '' });
   function buildPad() {
-    padBox.replaceChildren(el('h4', { text: 'Draw a digit' }));
+    padBox.replaceChildren(el('h3', { class: 'figure-heading', text: 'Draw a digit' }));
     const area = el('div', { class: 'pad-area' });
     padBox.append(area);
     pad = drawPad(area, exp.side, {
@@ -289,7 +298,7 @@ export function mount(root, store, plotly = null) {
   function drawSlot({ slot, d, adv, images, scores }) {
     const [di, dj] = exp.manifest.digits;
     images.forEach((img, i) => {
-      drawGray(slot.canvases[i], img, exp.side);
+      drawMidGray(slot.canvases[i], img, exp.side); // one fixed mapping: x_p and x_m leave [0, 1]
       const dist = i === 3 ? (Number.isFinite(adv.distance) ? `‖δ‖ = ${adv.distance.toFixed(2)}` : 'none exists') : i === 0 ? `d(x) = ${fmt.num(d)}` : `‖δ‖ = ${(i * Math.abs(d)).toFixed(2)}`;
       setHtml(slot.captions[i], `<span class="mark">${slot.spec.marks[i]}</span> <b data-pred="${slot.spec.key}${i}">${scores[i] > 0 ? dj : di}</b> <span class="score" data-score="${slot.spec.key}${i}">${fmt.signed(scores[i])}</span><br><span class="dist">${dist}</span>`);
     });
@@ -336,7 +345,7 @@ export function mount(root, store, plotly = null) {
       buildSlots();
       buildPad();
       buildCurves();
-      note.innerHTML = `${e.manifest.counts.train.toLocaleString('en')} training images (${e.manifest.counts.test.toLocaleString('en')} test). Point positions are sent as float16 (about three significant digits); x̃ and ỹ are plotted by their projection on the plane. x<sub>p</sub> and x<sub>m</sub> can leave [0, 1] and are shown clipped; their scores are exact. The hinge loss of a point at signed distance t is max(0, 1 − ‖w‖t), so in these units the margin ends at t = 1/‖w‖. ${e.manifest.dataset.notice ?? ''}`;
+      note.innerHTML = `${e.manifest.counts.train.toLocaleString('en')} training images (${e.manifest.counts.test.toLocaleString('en')} test). Point positions are sent as float16 (about three significant digits); x̃ and ỹ are plotted by their projection on the plane. x<sub>p</sub> and x<sub>m</sub> can leave [0, 1], so the four images under x and y are ${MIDGREY_NOTE}, the same for every λ. The hinge loss of a point at signed distance t is max(0, 1 − ‖w‖t), so in these units the margin ends at t = 1/‖w‖. ${e.manifest.dataset.notice ?? ''}`;
     },
     step,
     onError: (err) => showError(root, err),

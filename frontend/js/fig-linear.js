@@ -4,8 +4,97 @@ import { follow, el, fmt, showError, setHtml } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { boxAdversarial, score, l2 } from './maths.js';
+import { niceTicks } from './hist.js';
+import { plotFont } from './ui.js';
+
+// δ is drawn on one scale for every λ and every image: full colour at a change of ±0.5
+// (half the way from blank paper to full ink), so a faint speckle looks faint.
+export const DELTA_SCALE = 0.5;
 
 export const NAMES = ['weights', 'intercepts', 'gallery_images', 'gallery_y'];
+
+// A small 2-D canvas: ‖x̃ − x‖ and ‖x_m − x‖ against log10 λ, the current λ marked. Redrawn
+// whole on each step (two 81-point lines: well under a millisecond).
+const ADV = '#1b1b1b'; const MIRROR = '#7b2cbf';
+function distanceCurve(box) {
+  const canvas = document.createElement('canvas');
+  const caption = el('figcaption', {});
+  box.append(canvas, caption);
+  let width = 0; let last = null;
+  new ResizeObserver(([entry]) => {
+    width = entry.contentRect.width;
+    if (last) draw(last);
+  }).observe(box);
+  function draw(spec) {
+    last = spec;
+    const { grid, k, adv, mirror } = spec;
+    box.dataset.k = String(k);
+    box.dataset.adv = String(adv[k]);
+    box.dataset.mirror = String(mirror[k]);
+    const W = Math.max(200, Math.round(width || box.clientWidth || 300)); const H = 190;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+      canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+      canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
+    }
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, W, H);
+    const font = plotFont().family;
+    const M = { l: 34, r: 10, t: 26, b: 32 };
+    const pw = W - M.l - M.r; const ph = H - M.t - M.b;
+    const lo = grid[0]; const hi = grid[grid.length - 1];
+    let top = 0;
+    for (const a of [adv, mirror]) for (const v of a) if (Number.isFinite(v)) top = Math.max(top, v);
+    top = top > 0 ? top * 1.08 : 1;
+    const X = (a) => M.l + ((a - lo) / (hi - lo)) * pw;
+    const Y = (v) => M.t + ph - (v / top) * ph;
+    ctx.font = `11px ${font}`; ctx.lineWidth = 1; ctx.strokeStyle = '#e6e6e6'; ctx.fillStyle = '#333';
+    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    for (const t of niceTicks(lo, hi, Math.max(3, Math.floor(pw / 60)))) {
+      ctx.beginPath(); ctx.moveTo(X(t), M.t); ctx.lineTo(X(t), M.t + ph); ctx.stroke();
+      ctx.fillText(String(t).replace('-', '−'), X(t), M.t + ph + 3);
+    }
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (const t of niceTicks(0, top, 4)) {
+      ctx.beginPath(); ctx.moveTo(M.l, Y(t)); ctx.lineTo(M.l + pw, Y(t)); ctx.stroke();
+      ctx.fillText(String(Number(t.toPrecision(4))), M.l - 4, Y(t));
+    }
+    ctx.textAlign = 'center'; ctx.textBaseline = 'bottom';
+    ctx.fillText('log₁₀ λ', M.l + pw / 2, H - 1);
+    const line = (values, colour, dash) => {
+      ctx.beginPath(); let pen = false;
+      values.forEach((v, i) => {
+        if (!Number.isFinite(v)) { pen = false; return; }
+        if (pen) ctx.lineTo(X(grid[i]), Y(v)); else ctx.moveTo(X(grid[i]), Y(v));
+        pen = true;
+      });
+      ctx.setLineDash(dash); ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.stroke(); ctx.setLineDash([]);
+    };
+    line(mirror, MIRROR, [5, 3]);
+    line(adv, ADV, []);
+    // The current λ: a vertical rule and a dot on each curve.
+    ctx.strokeStyle = '#c00'; ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(X(grid[k]), M.t); ctx.lineTo(X(grid[k]), M.t + ph); ctx.stroke();
+    for (const [v, colour] of [[mirror[k], MIRROR], [adv[k], ADV]]) {
+      if (!Number.isFinite(v)) continue;
+      ctx.beginPath(); ctx.arc(X(grid[k]), Y(v), 4, 0, 2 * Math.PI); ctx.fillStyle = colour; ctx.fill();
+    }
+    ctx.strokeStyle = '#333'; ctx.lineWidth = 1; ctx.strokeRect(M.l, M.t, pw, ph);
+    // Legend on top.
+    ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
+    let x = M.l;
+    for (const [name, colour, dash] of [['‖x̃ − x‖', ADV, []], ['‖xₘ − x‖ (mirror)', MIRROR, [5, 3]]]) {
+      ctx.setLineDash(dash); ctx.strokeStyle = colour; ctx.lineWidth = 2;
+      ctx.beginPath(); ctx.moveTo(x, 10); ctx.lineTo(x + 16, 10); ctx.stroke(); ctx.setLineDash([]);
+      ctx.fillStyle = '#333'; ctx.fillText(name, x + 20, 10);
+      x += 28 + ctx.measureText(name).width;
+    }
+    const f = (v) => (Number.isFinite(v) ? v.toFixed(2) : 'none');
+    setHtml(caption, `at this λ: ‖x̃ − x‖ = <b data-readout="adv-distance" data-value="${adv[k]}">${f(adv[k])}</b>, ‖x<sub>m</sub> − x‖ = <b data-readout="mirror-distance" data-value="${mirror[k]}">${f(mirror[k])}</b>`);
+  }
+  return { draw };
+}
 
 function panel(caption, side) {
   const canvas = imageCanvas(side, caption);
@@ -22,15 +111,37 @@ export function mount(root, store, plotly = null) {
   const next = el('button', { type: 'button', text: 'next digit →' });
   picker.append(prev, next);
   const note = el('p', { class: 'fig-note' });
-  root.append(row, controls, picker, note);
+  const curveBox = el('figure', { class: 'distance-curve', role: 'img', 'aria-label': 'Size of the change against λ: the smallest valid-image adversarial and the mirror image' });
+  const top = el('div', { class: 'linear-layout' }, row, curveBox);
+  root.append(top, controls, picker, note);
+  const curve = distanceCurve(curveBox);
+  const distances = new Map(); // gallery index → per-model ‖x̃ − x‖ and ‖x_m − x‖, computed once
   let exp = null; let panels = null; let G = 0;
   const slider = lambdaSlider(controls, { onInput: (k) => store.set({ lambda: exp.grid[k] }) });
+  // Without ?g= the figure shows the bundle's default x (manifest.defaults, a typical class-I image).
   const galleryIndex = (state) => {
     const g = Number.parseInt(state.g, 10);
-    return Number.isInteger(g) && g >= 0 && g < G ? g : 0;
+    if (Number.isInteger(g) && g >= 0 && g < G) return g;
+    const chosen = exp?.manifest.defaults?.x?.gallery;
+    return Number.isInteger(chosen) && chosen >= 0 && chosen < G ? chosen : 0;
   };
   prev.addEventListener('click', () => store.set({ g: String((galleryIndex(store.get()) + G - 1) % G) }));
   next.addEventListener('click', () => store.set({ g: String((galleryIndex(store.get()) + 1) % G) }));
+
+  // Both distances for every model, once per image: ‖x_m − x‖ = 2|d(x)| and the exact
+  // valid-image adversarial's ‖x̃ − x‖ (Infinity where no valid image crosses).
+  function distancesFor(g, x) {
+    if (!distances.has(g)) {
+      const adv = new Float64Array(exp.K); const mirror = new Float64Array(exp.K);
+      for (let k = 0; k < exp.K; k++) {
+        const w = exp.row('weights', k); const b = exp.arrays.intercepts.data[k];
+        mirror[k] = (2 * Math.abs(score(x, w, b))) / exp.model(k).w_norm;
+        adv[k] = boxAdversarial(x, w, b).distance;
+      }
+      distances.set(g, { adv, mirror });
+    }
+    return distances.get(g);
+  }
 
   return follow(store, {
     plotly,
@@ -44,7 +155,8 @@ export function mount(root, store, plotly = null) {
       panels = [panel('test digit x', e.side), panel('perturbation δ', e.side), panel('adversarial x + δ', e.side)];
       row.append(panels[0].node, el('span', { class: 'op', 'aria-hidden': 'true', text: '+' }), panels[1].node,
         el('span', { class: 'op', 'aria-hidden': 'true', text: '=' }), panels[2].node);
-      note.textContent = 'δ is the smallest change (in L2 norm) that keeps every pixel in [0, 1] and crosses the boundary; its colours are scaled to its largest pixel (blue lowers a pixel, orange raises it), so faint perturbations look as strong as big ones.';
+      distances.clear();
+      note.textContent = 'δ is the smallest change (in L2 norm) that keeps every pixel in [0, 1] and crosses the boundary. It is drawn on one fixed scale for every λ: blue lowers a pixel, orange raises it, full colour at a change of ±0.5 (half the way from blank paper to full ink) or more, so a faint speckle looks faint. Right: the size of that change, ‖x̃ − x‖, and of the mirror image\'s, ‖x_m − x‖ = 2|d(x)|, for every λ; the dot marks the current λ.';
     },
     step(k, state) {
       slider.set(k);
@@ -59,7 +171,8 @@ export function mount(root, store, plotly = null) {
       const name = (v) => (v > 0 ? dj : di);
       const delta = adv.image.map((v, i) => v - x[i]);
       drawGray(panels[0].canvas, x, exp.side);
-      drawDiverging(panels[1].canvas, delta, exp.side);
+      drawDiverging(panels[1].canvas, delta, exp.side, DELTA_SCALE);
+      curve.draw({ grid: exp.grid, k, ...distancesFor(g, x) });
       drawGray(panels[2].canvas, adv.image, exp.side);
       const truth = exp.arrays.gallery_y.data[g] > 0 ? dj : di;
       setHtml(panels[0].label, `a ${truth} from the test set<br>SVM says <b data-pred="x">${name(s)}</b> (score <span data-score="x">${fmt.signed(s)}</span>)`);

@@ -10,10 +10,14 @@ export const HALF = ['train_v'];
 export function mount(root, store, plotly = null) {
   root.classList.add('fig', 'fig-teaser');
   const plotDiv = el('div', { class: 'plot plane-plot', role: 'img', 'aria-label': 'Training images as points in the tilting plane, with the decision boundary, the direction ŵ and the band of width 2·d_adv.' });
+  // The one question the figure asks, next to its slider: both inside the first screen
+  // (a wide screen puts them beside the plot, a phone just under it).
+  const question = el('p', { class: 'teaser-question', text: 'Drag λ: how close does the boundary come to the images?' });
   const controls = el('div', { class: 'controls' });
   const dl = el('dl', { class: 'readouts' });
+  const legendBox = el('div', { class: 'teaser-legend' });
   const note = el('p', { class: 'fig-note' });
-  root.append(plotDiv, controls, dl, note);
+  root.append(el('div', { class: 'teaser-layout' }, question, plotDiv, controls, dl, legendBox, note));
   let exp = null;
   const slider = lambdaSlider(controls, {
     onInput: (k) => store.set({ lambda: exp.grid[k] }),
@@ -33,7 +37,8 @@ export function mount(root, store, plotly = null) {
       slider.setGrid(e.grid);
       const [i, j] = e.manifest.digits;
       plane = planePlot(plotDiv, e, { digits: [i, j], compact: true });
-      note.textContent = `${e.manifest.counts.train.toLocaleString('en')} training images of ${i}s (blue) and ${j}s (orange); the small images are the two class means. Positions are transferred as float16 (about three significant digits).`;
+      legendBox.replaceChildren(plane.legend);
+      note.textContent = `${e.manifest.counts.train.toLocaleString('en')} training images of ${i}s (blue) and ${j}s (orange); the images above the plot are the class means i and j. Both axes use the same scale, so angles are true, and the frame is the same for every λ. Positions are transferred as float16 (about three significant digits).`;
     },
     step(k) {
       const m = exp.model(k);

@@ -12,6 +12,7 @@ import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
 const NAMES = ['train_u', 'train_v', 'train_y', 'normals'];
 const MAX_POINTS = 2000;
 const PARAMS = { ls: parse.num(-20, 20), lw: parse.num(-20, 20), rot: parse.num(0, 1) };
+const DEFAULT_ROT = 0.5; // the oblique view, both boundaries visible
 const SWEEP_MS = 4000;
 
 // Default pair of models: the most regularized one whose θ exceeds 1°, and the least regularized.
@@ -47,27 +48,81 @@ export function tiltGeometry(exp, ks, kw, stride) {
 const cross = (a, b) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 const unit = (a) => { const n = Math.hypot(...a); return a.map((v) => v / n); };
 
-// The square of half-side R of the plane n·p + offset = 0 centred on its point nearest the origin.
-function planeMesh(normal, offset, R, colour, name) {
+// The part of the plane n·p + offset = 0 inside the cube [−R, R]³: a convex polygon (3 to 6
+// corners, in order), where the plane meets the cube's 12 edges.
+export function planeInCube(normal, offset, R) {
+  const pts = [];
+  const corners = [-R, R];
+  for (let axis = 0; axis < 3; axis++) {
+    const [a1, a2] = [0, 1, 2].filter((i) => i !== axis);
+    for (const p1 of corners) for (const p2 of corners) {
+      if (Math.abs(normal[axis]) < 1e-12) continue;
+      const t = -(offset + normal[a1] * p1 + normal[a2] * p2) / normal[axis];
+      if (t < -R - 1e-9 || t > R + 1e-9) continue;
+      const p = [0, 0, 0]; p[axis] = t; p[a1] = p1; p[a2] = p2;
+      if (!pts.some((q) => Math.hypot(q[0] - p[0], q[1] - p[1], q[2] - p[2]) < 1e-9 * R)) pts.push(p);
+    }
+  }
+  if (pts.length < 3) return [];
+  const mid = [0, 1, 2].map((i) => pts.reduce((acc, p) => acc + p[i], 0) / pts.length);
   const t1 = unit(Math.abs(normal[0]) < 0.9 ? cross(normal, [1, 0, 0]) : cross(normal, [0, 1, 0]));
   const t2 = cross(normal, t1);
-  const p0 = normal.map((v) => -offset * v);
-  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([a, b]) => p0.map((v, i) => v + R * (a * t1[i] + b * t2[i])));
-  return {
-    type: 'mesh3d', name, x: corners.map((p) => p[0]), y: corners.map((p) => p[1]), z: corners.map((p) => p[2]),
-    i: [0, 0], j: [1, 2], k: [2, 3], color: colour, opacity: 0.3, hoverinfo: 'name', showlegend: true, flatshading: true,
-  };
+  const angle = (p) => { const d = p.map((v, i) => v - mid[i]); return Math.atan2(dot3(d, t2), dot3(d, t1)); };
+  return pts.sort((p, q) => angle(p) - angle(q));
+}
+const dot3 = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+
+// A boundary as a semi-transparent polygon (mesh3d, a triangle fan) and its outline.
+function planeTraces(normal, offset, R, colour, name) {
+  const poly = planeInCube(normal, offset, R);
+  if (!poly.length) return [];
+  const fan = poly.slice(2).map((_, t) => t + 1);
+  const ring = [...poly, poly[0]];
+  return [
+    { type: 'mesh3d', name, x: poly.map((p) => p[0]), y: poly.map((p) => p[1]), z: poly.map((p) => p[2]),
+      i: fan.map(() => 0), j: fan, k: fan.map((t) => t + 1), color: colour, opacity: 0.28, hoverinfo: 'name',
+      showlegend: true, flatshading: true, lighting: { ambient: 1, diffuse: 0, specular: 0, fresnel: 0 } },
+    { type: 'scatter3d', mode: 'lines', name: `${name} (edge)`, x: ring.map((p) => p[0]), y: ring.map((p) => p[1]), z: ring.map((p) => p[2]),
+      line: { color: colour, width: 5 }, hoverinfo: 'skip', showlegend: false },
+  ];
 }
 
-// The camera looking straight at the tilting plane span(ẑ, cos φ·n̂_s + sin φ·e₃), that direction up.
-function camera(phi) {
+// The view direction at a point of the camera's path. rot = 0 looks straight at the strong
+// model's tilting plane span(ẑ, n̂_s), rot = 1 at the weak model's (the camera turns by φ
+// around ẑ); in between it also rises by β·sin(π·rot) out of that circle, so the middle of
+// the path (the default) sees both boundaries obliquely.
+export function viewDirection(rot, phiW, beta) {
+  const phi = rot * phiW; const b = beta * Math.sin(Math.PI * rot);
+  return [-Math.sin(b), -Math.cos(b) * Math.sin(phi), Math.cos(b) * Math.cos(phi)];
+}
+
+// The rise β for the default view: both boundaries as far from face-on (|n·e| = 1) and from
+// edge-on (n·e = 0) as one β can put them.
+export function chooseBeta(normals, phiW) {
+  let best = 0; let bestScore = -1;
+  for (let deg = 10; deg <= 70; deg += 1) {
+    const beta = (deg * Math.PI) / 180;
+    const e = viewDirection(0.5, phiW, beta);
+    const score = Math.min(...normals.map((n) => { const a = Math.abs(dot3(n, e)); return Math.min(a, 1 - a); }));
+    if (score > bestScore) { bestScore = score; best = beta; }
+  }
+  return best;
+}
+
+const EYE_DISTANCE = 1.5;
+const SCENE_SCALE = 1.2; // Plotly's cube is small in its box; a larger aspect ratio fills the figure
+function camera(rot, phiW, beta) {
+  const e = viewDirection(rot, phiW, beta);
+  const phi = rot * phiW;
   return {
-    eye: { x: 0, y: -2.1 * Math.sin(phi), z: 2.1 * Math.cos(phi) },
+    eye: { x: EYE_DISTANCE * e[0], y: EYE_DISTANCE * e[1], z: EYE_DISTANCE * e[2] },
     up: { x: 0, y: Math.cos(phi), z: Math.sin(phi) },
     center: { x: 0, y: 0, z: 0 },
     projection: { type: 'orthographic' },
   };
 }
+
+const reducedMotion = () => window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
 
 export function mount(root, store, plotly) {
   ensureStoryCss();
@@ -96,15 +151,15 @@ export function mount(root, store, plotly) {
   fig.append(controls, rotation, dl, plot, note);
 
   let exp = null; let Plotly = null; let built = false; let near = false;
-  let ks = 0; let kw = 0; let rot = params.rot ?? 0; let phiW = 0; let anim = null;
+  let ks = 0; let kw = 0; let rot = params.rot ?? DEFAULT_ROT; let phiW = 0; let beta = 0.6; let anim = null;
 
   const save = () => writeParams('tilt3d', { ls: exp.grid[ks].toFixed(1), lw: exp.grid[kw].toFixed(1), rot: rot.toFixed(2) });
 
   function setRotation(value, persist = true) {
     rot = value;
     rotInput.value = String(rot);
-    rotLabel.textContent = rot < 0.005 ? 'strong model’s plane' : rot > 0.995 ? 'weak model’s plane' : `${Math.round(rot * 100)} % of the way`;
-    if (built) Plotly.relayout(plot, { 'scene.camera': camera(rot * phiW) });
+    rotLabel.textContent = rot < 0.005 ? 'strong model’s plane' : rot > 0.995 ? 'weak model’s plane' : Math.abs(rot - 0.5) < 0.005 ? 'oblique view' : `${Math.round(rot * 100)} % of the way`;
+    if (built) Plotly.relayout(plot, { 'scene.camera': camera(rot, phiW, beta) });
     if (persist) save();
   }
 
@@ -114,23 +169,31 @@ export function mount(root, store, plotly) {
     const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
     const g = tiltGeometry(exp, ks, kw, stride);
     phiW = Math.atan2(g.s, g.c);
+    beta = chooseBeta(g.planes.map((p) => p.normal), phiW);
+    plot.tiltNormals = g.planes.map((p) => p.normal);
     let R = 0;
     for (const p of [g.pts.I, g.pts.J]) for (const a of [p.x, p.y, p.z]) for (const v of a) R = Math.max(R, Math.abs(v));
-    R *= 1.05;
+    R *= 1.02;
+    const grid = R > 8 ? 4 : 2;
+    const scale = (plot.clientWidth || 600) < 500 ? 1.0 : SCENE_SCALE; // a phone's box is narrow: the whole cube must fit its width
     const shown = g.pts.I.x.length + g.pts.J.x.length;
     const lam = (k) => `10<sup>${exp.grid[k].toFixed(1).replace('-', '−')}</sup>`;
     const traces = [
       { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[0]}`, ...g.pts.I, marker: { size: 2, color: COLOURS.I, opacity: 0.7 }, hoverinfo: 'skip' },
       { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[1]}`, ...g.pts.J, marker: { size: 2, color: COLOURS.J, opacity: 0.7 }, hoverinfo: 'skip' },
-      planeMesh(g.planes[0].normal, g.planes[0].model.boundary_offset, R, '#1b7837', `boundary, λ = 10^${exp.grid[ks].toFixed(1)}`),
-      planeMesh(g.planes[1].normal, g.planes[1].model.boundary_offset, R, '#762a83', `boundary, λ = 10^${exp.grid[kw].toFixed(1)}`),
+      ...planeTraces(g.planes[0].normal, g.planes[0].model.boundary_offset, R, '#1b7837', `strong boundary, λ = 10^${exp.grid[ks].toFixed(1)}`),
+      ...planeTraces(g.planes[1].normal, g.planes[1].model.boundary_offset, R, '#762a83', `weak boundary, λ = 10^${exp.grid[kw].toFixed(1)}`),
     ];
-    const axis = (title) => ({ title: { text: title }, range: [-R, R], showspikes: false, backgroundcolor: '#fff', gridcolor: COLOURS.grid });
+    // No tick labels (seen obliquely they pile up): a grid every `grid` units instead, said in the note.
+    const axis = (title) => ({
+      title: { text: title, font: { size: 13 } }, range: [-R, R], dtick: grid, showticklabels: false, showspikes: false,
+      backgroundcolor: '#fafafa', showbackground: true, gridcolor: '#dcdcdc', zeroline: false,
+    });
     const layout = {
       // The legend sits under the scene: above it, it covered the plot on phones.
       margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(),
       legend: { orientation: 'h', x: 0, y: 0, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.7)' },
-      scene: { domain: { x: [0, 1], y: [0.18, 1] }, xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'cube', camera: camera(rot * phiW), dragmode: 'turntable' },
+      scene: { domain: { x: [0, 1], y: [0.12, 1] }, xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'manual', aspectratio: { x: scale, y: scale, z: scale }, camera: camera(rot, phiW, beta), dragmode: 'turntable' },
     };
     Plotly.react(plot, traces, layout, PLOT_CONFIG);
     built = true;
@@ -138,7 +201,7 @@ export function mount(root, store, plotly) {
     rThetaS.set(exp.model(ks).theta_deg, fmt.deg(exp.model(ks).theta_deg));
     rThetaW.set(exp.model(kw).theta_deg, fmt.deg(exp.model(kw).theta_deg));
     rAngle.set((phiW * 180) / Math.PI, fmt.deg((phiW * 180) / Math.PI));
-    note.innerHTML = `${exp.manifest.title}. Showing ${shown.toLocaleString('en')} of ${n.toLocaleString('en')} training images (${stride === 1 ? 'all of them' : `one image in ${stride}, for speed`}). Axes: ẑ (the direction between the class means), n̂ of the strong model (λ = ${lam(ks)}, green plane) and e₃, the part of the weak model's n̂ (λ = ${lam(kw)}, purple plane) orthogonal to it; all three in the same pixel units, through the midpoint of the class means. At 0 the view is the strong model's tilting plane, at 1 the weak model's; the camera turns around ẑ. Drag to look around.`;
+    note.innerHTML = `${exp.manifest.title}. Showing ${shown.toLocaleString('en')} of ${n.toLocaleString('en')} training images (${stride === 1 ? 'all of them' : `one image in ${stride}, for speed`}). Axes: ẑ (the direction between the class means), n̂ of the strong model (λ = ${lam(ks)}, green plane) and e₃, the part of the weak model's n̂ (λ = ${lam(kw)}, purple plane) orthogonal to it; all three in the same pixel units (grid lines every ${grid}), through the midpoint of the class means. The view opens obliquely, with both boundaries in sight; at 0 it is the strong model's tilting plane seen face-on, at 1 the weak model's. Drag to look around.`;
     rotation.hidden = g.s < 1e-9;
     setRotation(rot, false);
   }
@@ -158,6 +221,7 @@ export function mount(root, store, plotly) {
 
   play.addEventListener('click', () => {
     if (anim) { stop(); save(); return; }
+    if (reducedMotion()) { setRotation(rot < 0.5 ? 1 : 0); return; } // no sweep: straight to the other end
     play.textContent = 'Pause';
     play.setAttribute('aria-pressed', 'true');
     anim = { start: performance.now(), from: rot, last: 0, frame: 0 };

@@ -38,6 +38,18 @@ export function drawGray(canvas, pixels, side) {
   paint(canvas, pixels, side, side, gray);
 }
 
+// Images that can leave [0, 1] (x_p, x_m, and their neighbours for comparison) on mid-grey,
+// one fixed mapping for every λ: value v is drawn at ink level (1 + v)/2, so 0 (paper) is
+// mid-grey, 1 (full ink) black and −1 white; values beyond ±1 are clipped. What an image
+// gains or loses outside [0, 1] stays visible.
+export const MIDGREY_NOTE = 'drawn on mid-grey: a pixel value v is shown at grey level (1 + v)/2, so 0 (blank paper) is mid-grey, 1 (full ink) black and −1 white; values beyond ±1 are clipped';
+const midGray = (v) => { const g = Math.round(255 * Math.min(1, Math.max(0, 0.5 - 0.5 * v))); return (g << 16) | (g << 8) | g; };
+
+export function drawMidGray(canvas, pixels, side) {
+  paint(canvas, pixels, side, side, midGray);
+  canvas.dataset.mapping = 'midgray';
+}
+
 // Diverging map: negative values blue (towards I), positive orange (towards J), zero white,
 // full colour at |value| = scale.
 const NEG = [33, 102, 172];
@@ -58,6 +70,7 @@ export function drawDiverging(canvas, values, side, scale) {
   if (!m) { m = 0; for (let i = 0; i < side * side; i++) m = Math.max(m, Math.abs(values[i])); }
   m = m || 1;
   paint(canvas, values, side, side, divergingColour(m));
+  canvas.dataset.scale = String(m); // the scale drawn (tests read it)
   return m;
 }
 
