@@ -1,11 +1,17 @@
 // The article: figures mount (and fetch their data) only when they come within 200 px of
 // the viewport, so the first view fetches only what it shows. All figures share one
 // state: one λ moves them all.
-import { mountFigure, pageState } from './figures.js';
+import { mountFigure, installPrint } from './figures.js';
+import { pageState } from './state.js';
+import { checkPair, DEFAULT_PAIR } from './state.js';
+import { resolvePair, getManifest } from './data.js';
+import { DEFAULT_LOG10_LAMBDA } from './ui.js';
 
-pageState();
+const page = pageState();
 const containers = [...document.querySelectorAll('[data-figure]')];
 const mount = (c) => mountFigure(c.dataset.figure, c);
+// A pair in the link that this site has not computed: said at the top, not swapped silently.
+checkPair(page.store, document.querySelector('main').firstElementChild);
 // First the figures in the opening view; the others are watched only once those have
 // their real heights, so a figure that only seemed close (above it, figures still
 // empty) is not fetched with the first view.
@@ -20,5 +26,53 @@ Promise.all(opening.map(mount)).then(() => {
   }, { rootMargin: '200px 0px' });
   containers.forEach((c) => { if (!opening.includes(c)) observer.observe(c); });
 });
-// Printing shows every figure.
-window.addEventListener('beforeprint', () => containers.forEach(mount));
+
+// The prose's numbers about the data (how many models, the λ range, the accuracy where the
+// figures start) are read from the experiment the text is about, so they always agree with
+// the figures' readouts; the numbers in the HTML are the default build's, for no-script reading.
+async function proseFacts() {
+  const { experiment, found } = await resolvePair(DEFAULT_PAIR);
+  if (!found) return;
+  const manifest = await getManifest(experiment.id);
+  const models = manifest.models;
+  let k = 0;
+  models.forEach((m, i) => { if (Math.abs(m.log10_lambda - DEFAULT_LOG10_LAMBDA) < Math.abs(models[k].log10_lambda - DEFAULT_LOG10_LAMBDA)) k = i; });
+  const power = (v) => String(Number(v.toFixed(1))).replace('-', '−');
+  const facts = {
+    models: String(models.length),
+    'lambda-min': power(Math.min(...models.map((m) => m.log10_lambda))),
+    'lambda-max': power(Math.max(...models.map((m) => m.log10_lambda))),
+    'default-lambda': power(models[k].log10_lambda),
+    accuracy: String(Math.round(100 * (1 - models[k].test_error))),
+  };
+  for (const node of document.querySelectorAll('[data-fact]')) {
+    const value = facts[node.dataset.fact];
+    if (value !== undefined && node.textContent !== value) node.textContent = value;
+  }
+}
+proseFacts().catch(() => {}); // without data the figures explain; the prose keeps its numbers
+
+// The project's code repository, when the deployment names it in <meta name="tilting:source-code">.
+const source = document.querySelector('meta[name="tilting:source-code"]')?.content.trim();
+if (source && /^https?:\/\//.test(source)) {
+  for (const node of document.querySelectorAll('[data-source-code]')) {
+    const a = Object.assign(document.createElement('a'), { href: source, textContent: node.textContent });
+    node.replaceChildren(a);
+  }
+}
+
+// Display equations that overflow their column scroll; a scrolling region must be
+// reachable from the keyboard, so those (and only those) are made focusable.
+function focusableScrollingMath() {
+  for (const m of document.querySelectorAll('math[display="block"]')) {
+    const scrolls = m.scrollWidth > m.clientWidth || m.scrollHeight > m.clientHeight;
+    if (scrolls) m.setAttribute('tabindex', '0'); else m.removeAttribute('tabindex');
+  }
+}
+let mathTimer = null;
+const scheduleMath = () => { clearTimeout(mathTimer); mathTimer = setTimeout(focusableScrollingMath, 150); };
+(document.fonts?.ready ?? Promise.resolve()).then(focusableScrollingMath);
+new ResizeObserver(scheduleMath).observe(document.querySelector('main'));
+
+// Printing: every figure mounted and its plots replaced, on paper, by pictures (figures.js).
+installPrint(containers);

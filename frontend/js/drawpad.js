@@ -1,14 +1,23 @@
-// A canvas the reader draws a digit on (mouse, touch, pen via pointer events). The
-// drawing is cropped, scaled to fit a box of 20/28 of the image side, centred on its
-// centre of mass (as MNIST digits are) and scaled to [0, 1].
+// A canvas the reader draws a digit on (mouse, touch, pen via pointer events, or the
+// keyboard pen below). The drawing is cropped, scaled to fit a box of 20/28 of the image
+// side, centred on its centre of mass (as MNIST digits are) and scaled to [0, 1].
 import { el } from './ui.js';
 
 const SIZE = 280;
+const STEP = 14; // keyboard pen: one arrow press moves 1/20 of the pad (Shift: a quarter of that)
+let padCount = 0;
 
 export function drawPad(parent, side, { onDraw }) {
-  const canvas = el('canvas', { class: 'drawpad', width: String(SIZE), height: String(SIZE), tabindex: '0', role: 'img', 'aria-label': 'Drawing area: draw a digit with the mouse, a finger or a pen' });
+  const helpId = `drawpad-help-${++padCount}`;
+  const canvas = el('canvas', {
+    class: 'drawpad', width: String(SIZE), height: String(SIZE), tabindex: '0', role: 'img',
+    'aria-label': 'Drawing area: draw a digit with the mouse, a finger, a pen or the keyboard', 'aria-describedby': helpId,
+  });
+  const cursor = el('span', { 'aria-hidden': 'true', style: 'position:absolute;width:12px;height:12px;margin:-8px 0 0 -8px;border:2px solid #d6602a;border-radius:50%;pointer-events:none;display:none' });
+  const wrap = el('span', { style: 'position:relative;display:inline-block;line-height:0' }, canvas, cursor);
+  const help = el('p', { id: helpId, class: 'fig-note drawpad-help', text: 'Keyboard: focus the box, press Enter to put the pen down, draw with the arrow keys (Shift for small steps), then Enter or Escape to lift it; Delete clears. Or choose one of the test images above with Tab and Enter.' });
   const clear = el('button', { type: 'button', text: 'Clear' });
-  parent.append(canvas, clear);
+  parent.append(wrap, clear, help);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const reset = () => { ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, SIZE, SIZE); };
   reset();
@@ -30,6 +39,36 @@ export function drawPad(parent, side, { onDraw }) {
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   clear.addEventListener('click', () => { reset(); onDraw(null); });
+
+  // The keyboard pen: a visible cursor, moved by the arrow keys; with the pen down each
+  // move draws a stroke, and lifting the pen reads the drawing as a pointer stroke does.
+  let pen = [SIZE / 2, SIZE / 2]; let penDown = false;
+  const showCursor = () => {
+    cursor.style.display = '';
+    cursor.style.left = `${(100 * pen[0]) / SIZE}%`; cursor.style.top = `${(100 * pen[1]) / SIZE}%`;
+    cursor.style.background = penDown ? '#d6602a' : 'transparent';
+  };
+  const lift = () => { if (!penDown) return; penDown = false; last = null; showCursor(); onDraw(read()); };
+  canvas.addEventListener('focus', () => { if (canvas.matches(':focus-visible')) showCursor(); });
+  canvas.addEventListener('blur', () => { lift(); cursor.style.display = 'none'; });
+  canvas.addEventListener('keydown', (ev) => {
+    const d = ev.shiftKey ? STEP / 4 : STEP;
+    const move = { ArrowLeft: [-d, 0], ArrowRight: [d, 0], ArrowUp: [0, -d], ArrowDown: [0, d] }[ev.key];
+    if (move) {
+      pen = [Math.min(SIZE - 10, Math.max(10, pen[0] + move[0])), Math.min(SIZE - 10, Math.max(10, pen[1] + move[1]))];
+      if (penDown) stroke(pen);
+    } else if (ev.key === 'Enter' || ev.key === ' ') {
+      if (penDown) lift(); else { penDown = true; last = null; stroke(pen); }
+    } else if (ev.key === 'Escape') {
+      lift();
+    } else if (ev.key === 'Delete' || ev.key === 'Backspace') {
+      penDown = false; last = null; reset(); onDraw(null);
+    } else {
+      return;
+    }
+    ev.preventDefault();
+    showCursor();
+  });
 
   function read() {
     const { data } = ctx.getImageData(0, 0, SIZE, SIZE);

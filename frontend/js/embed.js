@@ -1,8 +1,9 @@
 // An embed page: one figure alone, sized to its container. The page's markup is built
 // here (the HTML files only name their figure), and the page posts its height to the
-// parent so an <iframe> can grow to fit.
+// parent so an <iframe> can grow to fit (the "Embed this figure" snippet listens for it).
 import { ROOT } from './data.js';
-import { FIGURES, mountFigure } from './figures.js';
+import { FIGURES, mountFigure, installPrint } from './figures.js';
+import { checkPair, pageState } from './state.js';
 
 const name = document.documentElement.dataset.figure;
 const spec = FIGURES[name];
@@ -15,22 +16,31 @@ for (const [href, media] of [['css/article.css', 'all'], ['css/print.css', 'prin
 const icon = Object.assign(document.createElement('link'), { rel: 'icon', href: 'data:,' });
 document.head.append(icon);
 document.body.className = 'embed-body';
-document.body.innerHTML = `<figure class="figure embed-figure">
+// The figure is the page's main landmark (a div with the role: article.css styles <main>).
+document.body.innerHTML = `<div class="embed-main" role="main"><figure class="figure embed-figure">
   <h1 class="embed-title"></h1>
   <div data-figure="${name}" class="figure-mount"></div>
   <figcaption class="embed-credit">From <a target="_top">Boundary Tilting</a>, an interactive explanation of work by Thomas Tanay and Lewis D. Griffin.</figcaption>
-</figure>`;
+</figure></div>`;
 document.querySelector('.embed-title').textContent = spec.title;
 document.querySelector('.embed-credit a').href = ROOT.href;
-mountFigure(name, document.querySelector('.figure-mount'));
+const mountNode = document.querySelector('.figure-mount');
+mountFigure(name, mountNode);
+if (spec.keys.includes('pair')) checkPair(pageState().store, mountNode);
+installPrint([mountNode]);
 
 if (window.parent !== window) {
+  // The content's own height (not the viewport's, which is the iframe's current height and
+  // would never let it shrink).
   let last = 0;
-  new ResizeObserver(() => {
-    const height = Math.ceil(document.documentElement.scrollHeight);
+  const post = () => {
+    const body = document.body.getBoundingClientRect();
+    const height = Math.ceil(Math.max(body.height, document.querySelector('.embed-figure').getBoundingClientRect().bottom + window.scrollY));
     if (height !== last) {
       last = height;
       window.parent.postMessage({ type: 'tilting-embed-height', figure: name, height }, '*');
     }
-  }).observe(document.body);
+  };
+  new ResizeObserver(post).observe(document.body);
+  window.addEventListener('load', () => { last = 0; post(); });
 }

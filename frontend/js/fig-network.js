@@ -97,21 +97,40 @@ export async function mount(root) {
   const rMedian = readout(dl, 'median-l2', 'Median ‖δ‖₂ of those');
   const rNorm = readout(dl, 'weight-norm', 'Weight norm ‖W‖');
 
-  const grid = el('div', { class: 'net-grid', role: 'group', 'aria-label': 'Rows: the original digit. Columns: the target digit.' });
-  grid.append(el('div', { class: 'net-corner', text: 'from ↓ to →' }));
-  for (let t = 0; t < 10; t++) grid.append(el('div', { class: 'net-head', text: String(t) }));
+  // One tab stop for the 100 cells (a roving tabindex): Tab enters on the chosen cell,
+  // arrow keys, Home and End move and choose, Tab leaves.
+  const gridHelp = el('p', { hidden: '', id: 'net-grid-help', text: 'Arrow keys move between cells and show the chosen attack below; Home and End go to the ends of a row.' });
+  const grid = el('div', { class: 'net-grid', role: 'group', 'aria-label': 'Attacks: rows are the original digit, columns the target digit', 'aria-describedby': 'net-grid-help' });
+  grid.append(el('div', { class: 'net-corner', text: 'from ↓ to →', 'aria-hidden': 'true' }));
+  for (let t = 0; t < 10; t++) grid.append(el('div', { class: 'net-head', text: String(t), 'aria-hidden': 'true' }));
   const cells = [];
   for (let s = 0; s < 10; s++) {
-    grid.append(el('div', { class: 'net-head', text: String(s) }));
+    grid.append(el('div', { class: 'net-head', text: String(s), 'aria-hidden': 'true' }));
     for (let t = 0; t < 10; t++) {
-      const canvas = imageCanvas(side);
+      // The button's name comes from its content: the image's label, then the visible
+      // probability, so what a speech user sees is what they can say.
+      const canvas = imageCanvas(side, s === t ? `original ${s}` : `${s} pushed towards ${t}`);
       const prob = el('span', { class: 'net-prob' });
-      const button = el('button', { type: 'button', class: 'net-cell', 'data-cell': `${s}-${t}` }, canvas, prob);
+      const button = el('button', { type: 'button', class: 'net-cell', 'data-cell': `${s}-${t}`, tabindex: '-1' }, canvas, prob);
       button.addEventListener('click', () => set({ cell: `${s}-${t}` }));
       cells.push({ s, t, canvas, prob, button });
       grid.append(button);
     }
   }
+  const MOVES = {
+    ArrowRight: ([s, t]) => [s, Math.min(9, t + 1)], ArrowLeft: ([s, t]) => [s, Math.max(0, t - 1)],
+    ArrowDown: ([s, t]) => [Math.min(9, s + 1), t], ArrowUp: ([s, t]) => [Math.max(0, s - 1), t],
+    Home: ([s]) => [s, 0], End: ([s]) => [s, 9],
+  };
+  grid.addEventListener('keydown', (ev) => {
+    const move = MOVES[ev.key];
+    const from = ev.target.closest?.('.net-cell');
+    if (!move || !from || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    ev.preventDefault();
+    const [s, t] = move(from.dataset.cell.split('-').map(Number));
+    set({ cell: `${s}-${t}` });
+    cells[s * 10 + t].button.focus();
+  });
 
   const detail = el('div', { class: 'net-detail' });
   const panels = ['original', 'perturbation', 'adversarial'].map((name) => {
@@ -129,7 +148,7 @@ export async function mount(root) {
 
   const note = el('p', { class: 'fig-note' });
   note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} MNIST training images (scikit-learn, ${manifest.architecture.epochs} epochs). Each row is one test image (the first of its digit that both networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for both networks (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
-  fig.append(toolbar, dl, el('div', { class: 'net-layout' }, grid, detail), note);
+  fig.append(toolbar, dl, gridHelp, el('div', { class: 'net-layout' }, grid, detail), note);
 
   const at = (k, s, t) => ((k * 10 + s) * 10 + t);
   const imageOf = (k, s, t) => a.adversarials.data.subarray(at(k, s, t) * dim, (at(k, s, t) + 1) * dim);
@@ -161,9 +180,11 @@ export async function mount(root) {
       c.prob.textContent = diagonal ? 'orig.' : `${Math.floor(100 * p)} %`;
       c.button.classList.toggle('not-reached', !diagonal && !reached);
       c.button.classList.toggle('diagonal', diagonal);
-      c.button.setAttribute('aria-pressed', String(state.cell === `${c.s}-${c.t}`));
-      c.button.setAttribute('aria-label', diagonal ? `original ${c.s}`
-        : `${c.s} attacked towards ${c.t}: p = ${p.toFixed(3)}, L2 ${a.l2_norms.data[i].toFixed(2)}${reached ? '' : ', threshold not reached'}`);
+      const chosen = state.cell === `${c.s}-${c.t}`;
+      c.button.setAttribute('aria-pressed', String(chosen));
+      c.button.tabIndex = chosen ? 0 : -1;
+      c.canvas.setAttribute('aria-label', diagonal ? `original ${c.s}`
+        : `${c.s} pushed towards ${c.t}${reached ? '' : ' (threshold not reached)'}, ‖δ‖ ${a.l2_norms.data[i].toFixed(2)}, p(${c.t})`);
     }
     renderDetail();
   }

@@ -85,7 +85,7 @@ function planeLayout(range, title) {
 
 function mountPanel(parent, spec, initial, Plotly, save) {
   const box = el('section', { class: 'toy-panel', 'data-panel': spec.key });
-  box.append(el('h4', { text: spec.title }));
+  box.append(el('h3', { class: 'figure-heading', text: spec.title }));
   const state = { shape: SHAPES[shapeIndex(initial.d)], theta: initial.theta };
   const hSlider = slider(box, { label: 'dimension', min: 0, max: SHAPES.length - 1, step: 1, name: `d${spec.key}`, onInput: (i) => { state.shape = SHAPES[i]; render(); save(); } });
   const tSlider = slider(box, { label: 'tilt', min: 0, max: 90, step: 0.5, name: `t${spec.key}`, onInput: (t) => { state.theta = t; render(); save(); } });
@@ -145,7 +145,7 @@ function mountPanel(parent, spec, initial, Plotly, save) {
 
 function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
   const box = el('section', { class: 'toy-trained' });
-  box.append(el('h4', { text: 'Trained: an SVM on toy data with one mislabelled image' }));
+  box.append(el('h3', { class: 'figure-heading', text: 'Trained: an SVM on toy data with one mislabelled image' }));
   const models = manifest.models;
   const grid = models.map((m) => m.log10_lambda);
   const [h] = manifest.dataset.image_shape;
@@ -153,7 +153,7 @@ function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
   let k = grid.reduce((best, g, i) => (Math.abs(g - initialLog10) < Math.abs(grid[best] - initialLog10) ? i : best), 0);
   const lSlider = slider(box, { label: 'λ', min: 0, max: models.length - 1, step: 1, name: 'toylam', onInput: (v) => { k = v; render(); save(grid[k]); } });
   const dl = el('dl', { class: 'readouts' });
-  const rTheta = readout(dl, 'toy-theta', 'Tilt θ of the trained boundary');
+  const rTheta = readout(dl, 'toy-theta', 'Tilt θ of the trained boundary (from ẑ)');
   const rFits = readout(dl, 'toy-fits', 'Mislabelled image');
   const rErr = readout(dl, 'toy-train-error', 'Training error');
   const rNorm = readout(dl, 'toy-w-norm', '‖w‖');
@@ -162,7 +162,7 @@ function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
   const curve = el('div', { class: 'plot toy-plot', role: 'img', 'aria-label': 'Tilt of the trained boundary against regularization' });
   plots.append(plane, curve);
   const note = el('p', { class: 'fig-note' });
-  note.textContent = `${manifest.counts.train} images of ${h}×${2 * h} pixels (${manifest.counts.per_class} per class, the last J replaced by the mislabelled one: left level ${manifest.mislabelled.left_level}, right level ${manifest.mislabelled.right_level}, labelled J). Exact SVM solutions for ${models.length} values of λ (scaled by h², so the angles do not depend on h). The boundary is drawn from the trained w and b.`;
+  note.textContent = `${manifest.counts.train} images of ${h}×${2 * h} pixels (${manifest.counts.per_class} per class, the last J replaced by the mislabelled one: left level ${manifest.mislabelled.left_level}, right level ${manifest.mislabelled.right_level}, labelled J). Exact SVM solutions for ${models.length} values of λ (scaled by h², so the angles do not depend on h). The boundary is drawn from the trained w and b. θ is the angle between ŵ and ẑ, the direction between the two class means, as in every other figure; the mislabelled image leans ẑ itself ${(manifest.mislabelled.z_hat_tilt_deg ?? 0).toFixed(2)}° away from e₁, so θ = 0 means the boundary ignores it, not that ŵ = e₁.`;
   box.append(dl, plots, note);
   parent.append(box);
   const P = arrays.train_plane.data;
@@ -181,7 +181,7 @@ function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
   ], {
     margin: { l: 48, r: 8, t: 6, b: 40 }, font: plotFont(), showlegend: false,
     xaxis: { title: { text: 'log₁₀ λ (at h = 1)', standoff: 4 }, zeroline: false, gridcolor: COLOURS.grid },
-    yaxis: { title: { text: 'θ (degrees)', standoff: 4 }, rangemode: 'tozero', gridcolor: COLOURS.grid },
+    yaxis: { title: { text: 'θ from ẑ (degrees)', standoff: 4 }, rangemode: 'tozero', gridcolor: COLOURS.grid },
   }, PLOT_CONFIG);
   curve.on?.('plotly_click', (ev) => { const p = ev.points?.[0]; if (p) { k = grid.indexOf(p.x); if (k < 0) k = 0; render(); save(grid[k]); } });
 

@@ -2,7 +2,7 @@
 // URL parameters (the shared store in state.js carries pair and λ; each story figure
 // keeps its extra state under its own keys).
 import { ROOT } from './data.js';
-import { pageState } from './figures.js';
+import { pageState } from './state.js';
 
 export function ensureStoryCss() {
   if (document.querySelector('link[data-story-css]')) return;

@@ -95,22 +95,24 @@ export function showError(container, err) {
 }
 
 // "Embed this figure": the <iframe> snippet for the current state, with a copy button.
-export function embedSnippet(parent, figure, store, title) {
+// The address carries only this figure's own parameters (`keys`), and the snippet ends
+// with a few lines of script that let the <iframe> grow to the height the embedded page
+// posts (a host that strips scripts still gets the height measured here, as a start).
+export function embedSnippet(parent, figure, store, title, keys = ['pair', 'lambda']) {
   const details = el('details', { class: 'embed-snippet' });
   const summary = el('summary', { text: 'Embed this figure' });
-  const area = el('textarea', { readonly: '', rows: '3', 'aria-label': `HTML to embed the ${title} figure` });
+  const area = el('textarea', { readonly: '', rows: '6', 'aria-label': `HTML to embed the ${title} figure` });
   const button = el('button', { type: 'button', text: 'Copy' });
   const status = el('span', { class: 'copy-status', role: 'status' });
   details.append(summary, area, el('div', { class: 'snippet-actions' }, button, status));
   parent.append(details);
   const render = () => {
-    // ".html" so the snippet also works on a plain static host (tilting export).
-    const url = new URL(`embed/${figure}.html${toSearch(store.get())}`, ROOT).href;
-    area.value = `<iframe src="${url}" title="${title}" loading="lazy" style="width:100%;border:0;min-height:480px"></iframe>`;
+    area.value = embedCode(figure, title, embedSearch(toSearch(store.get()), keys), embedHeight(parent));
   };
   render();
   let timer = null;
   store.subscribe(() => { clearTimeout(timer); timer = setTimeout(render, 300); });
+  details.addEventListener('toggle', render);
   button.addEventListener('click', async () => {
     render();
     try {
@@ -122,6 +124,39 @@ export function embedSnippet(parent, figure, store, title) {
     }
   });
   return details;
+}
+
+// Keep only `keys` of a query string ("?a=1&b=2"), in their order of appearance.
+export function embedSearch(search, keys) {
+  const p = new URLSearchParams(search);
+  const out = new URLSearchParams();
+  for (const [key, value] of p) if (keys.includes(key)) out.append(key, value);
+  const text = out.toString();
+  return text ? `?${text}` : '';
+}
+
+// The figure's height as an embed shows it: the figure itself plus the embed page's
+// title and credit lines (about 80 px), so the iframe starts close to its final size.
+function embedHeight(figureNode) {
+  const mount = figureNode.querySelector?.('.figure-mount') ?? figureNode;
+  const h = Math.ceil(mount.getBoundingClientRect().height);
+  return Math.max(320, h + 90);
+}
+
+export function embedCode(figure, title, search, height) {
+  // ".html" so the snippet also works on a plain static host (tilting export). The "&"s of
+  // the address stay bare: followed by "=" or a letter, HTML leaves them alone in attributes.
+  const url = new URL(`embed/${figure}.html${search}`, ROOT);
+  const safeTitle = title.replace(/[&"<>]/g, (c) => ({ '&': '&amp;', '"': '&quot;', '<': '&lt;', '>': '&gt;' })[c]);
+  return `<iframe src="${url.href}" title="${safeTitle}" data-tilting-embed loading="lazy" style="display:block;width:100%;border:0;height:${height}px"></iframe>
+<script>/* Boundary Tilting: grow the iframe to the figure's height */
+addEventListener("message", function (e) {
+  if (e.origin !== ${JSON.stringify(url.origin)} || !e.data || e.data.type !== "tilting-embed-height") return;
+  document.querySelectorAll("iframe[data-tilting-embed]").forEach(function (f) {
+    if (f.contentWindow === e.source) f.style.height = Math.ceil(e.data.height) + "px";
+  });
+});
+</script>`;
 }
 
 // Plotly's responsive config, shared by every plot. WebGL plots render at the screen's

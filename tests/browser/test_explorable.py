@@ -199,7 +199,7 @@ def test_pair_selector_switches_data(open_page, browser_server):
     theta_23 = readout(page, "theta")
     v_23 = scatter_row(page)
     page.select_option(".pair-select select", pair)
-    page.wait_for_function(f"document.querySelector('.slot h4').textContent.includes('a {other['digits'][0]} ')")
+    page.wait_for_function(f"document.querySelector('.slot .figure-heading').textContent.includes('a {other['digits'][0]} ')")
     manifest = api(browser_server, f"experiments/{other['id']}.json")
     k = slider_k(page)
     assert manifest["models"][k]["log10_lambda"] == pytest.approx(-2, abs=0.26)

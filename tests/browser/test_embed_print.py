@@ -1,0 +1,192 @@
+"""The "Embed this figure" snippet pasted into a blank page on another origin; the article
+printed (every figure a picture on paper, nothing cut off, no sliders); and the article's
+text checked against what the figures show (numbers, figure numbering, citations)."""
+
+import functools
+import http.server
+import re
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .conftest import SCREENSHOTS, wait_ready
+from .test_explorable import api
+
+pytestmark = pytest.mark.browser
+
+FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d")  # page order
+OWN_KEYS = {
+    "teaser": {"pair", "lambda"}, "linear": {"pair", "lambda", "g"},
+    "explorer": {"pair", "lambda", "x", "y", "test"}, "network": {"net", "view", "cell"},
+    "toy": {"da", "ta", "db", "tb", "toylam"}, "tilt3d": {"pair", "ls", "lw", "rot"},
+    "loss": {"pair", "lambda", "wnorm"},
+}
+
+
+@pytest.fixture()
+def host_server(tmp_path):
+    """A blogger's page: a plain static server on another loopback port (another origin)."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def snippet_of(page, figure):
+    page.locator(f"#fig-{figure} .embed-snippet summary").click()
+    return page.locator(f"#fig-{figure} .embed-snippet textarea").input_value()
+
+
+# Every figure's parameters at once, as a reader who moved every control would have them.
+ALL_PARAMS = "pair=2-3&lambda=-2&g=4&x=3&y=7&test=1&net=1&view=pert&cell=7-1&da=50&ta=60&db=8&tb=10&toylam=-3&ls=0.5&lw=-5&rot=0.4&wnorm=1"
+
+
+def test_snippet_carries_only_its_figures_state(open_page):
+    page, _ = open_page(f"?{ALL_PARAMS}", width=1440)
+    wait_ready(page, "teaser")
+    for figure in FIGURES:
+        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+        wait_ready(page, figure)
+        code = snippet_of(page, figure)
+        src = re.search(r'<iframe src="([^"]+)"', code).group(1)
+        keys = set(parse_qs(urlsplit(src).query))
+        assert keys <= OWN_KEYS[figure], (figure, src)
+        assert f"/embed/{figure}.html" in src
+        # The resize listener is part of the snippet, and trusts only this site's origin.
+        assert "tilting-embed-height" in code and "e.origin !==" in code
+
+
+@pytest.mark.parametrize("figure", ["explorer", "network"])
+def test_pasted_snippet_grows_to_the_figures_height(open_page, chromium, host_server, figure):
+    page, _ = open_page(f"?{ALL_PARAMS}", width=1440)
+    wait_ready(page, "teaser")
+    page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+    wait_ready(page, figure)
+    code = snippet_of(page, figure)
+    folder, host = host_server
+    (folder / "post.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>A blog post</title></head>"
+        f"<body style='margin:0'><h1>My post</h1><p>Look at this:</p>\n{code}\n<p>After the figure.</p></body></html>",
+        encoding="utf-8")
+    context = chromium.new_context(viewport={"width": 900, "height": 800})
+    try:
+        blog = context.new_page()
+        blog.goto(host + "post.html")
+        frame = blog.frame_locator("iframe")
+        frame.locator(".figure-mount").first.wait_for(timeout=20000)
+        inner = next(f for f in blog.frames if "/embed/" in f.url)
+        inner.wait_for_function(f"window.__tilting && window.__tilting.readyAt && window.__tilting.readyAt['{figure}']", timeout=20000)
+        # The iframe settles at the embedded page's content height, not its first guess.
+        blog.wait_for_timeout(800)
+        content = inner.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
+        blog.wait_for_function(f"Math.abs(document.querySelector('iframe').getBoundingClientRect().height - {content}) <= 2", timeout=5000)
+        height = blog.evaluate("document.querySelector('iframe').getBoundingClientRect().height")
+        assert height > 480
+        # Nothing inside scrolls: the figure is shown whole.
+        assert inner.evaluate("document.documentElement.scrollHeight - document.documentElement.clientHeight") <= 2
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        blog.screenshot(path=str(SCREENSHOTS / f"embed-host-{figure}.png"), full_page=True)
+    finally:
+        context.close()
+
+
+PIXELS = """async (src) => {
+  const img = new Image(); img.src = src; await img.decode();
+  const c = new OffscreenCanvas(img.naturalWidth, img.naturalHeight); const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0); const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let ink = 0, colour = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+    if (r + g + b < 600) ink++;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 60) colour++;
+  }
+  return { ink: ink / (d.length / 4), colour: colour / (d.length / 4) };
+}"""
+
+
+def test_print_shows_every_figure_as_a_picture_without_sliders_or_clipping(open_page):
+    page, _ = open_page("?pair=2-3", width=760, height=1000)  # about an A4 page's width
+    wait_ready(page, "teaser")
+    page.evaluate("window.__tilting.preparePrint()")
+    page.emulate_media(media="print")
+    page.wait_for_timeout(300)
+    # No slider on paper; the λ labels stay.
+    visible_sliders = page.evaluate("[...document.querySelectorAll('input[type=range]')].filter(i => i.getClientRects().length).length")
+    assert visible_sliders == 0
+    assert page.locator(".embed-snippet").first.is_hidden()
+    # Every plot has a printed picture with real content (the 3-D figure's points included),
+    # and the live plot it replaces is hidden.
+    plots = page.evaluate("""[...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+        figure: gd.closest('figure').id, shown: gd.getClientRects().length > 0,
+        img: gd.nextElementSibling?.classList.contains('print-snapshot') ? gd.nextElementSibling.src : null,
+        imgShown: gd.nextElementSibling?.classList.contains('print-snapshot') && gd.nextElementSibling.getClientRects().length > 0 }))""")
+    figures_with_plots = {p["figure"] for p in plots}
+    assert {"fig-teaser", "fig-toy", "fig-explorer", "fig-tilt3d"} <= figures_with_plots
+    colour = {}
+    for p in plots:
+        assert p["img"] and p["imgShown"] and not p["shown"], p["figure"]
+        stats = page.evaluate(PIXELS, p["img"])
+        # Ink (axes, text, lines) on every picture: a blank WebGL print has none.
+        assert stats["ink"] > 0.003, (p["figure"], stats)
+        colour[p["figure"]] = max(colour.get(p["figure"], 0), stats["colour"])
+    # Each figure's main plot shows its coloured data points (the 3-D figure's included).
+    assert all(c > 0.002 for c in colour.values()), colour
+    # Every figure has something on paper, and nothing is wider than the page.
+    for figure in FIGURES:
+        box = page.locator(f"#fig-{figure}").bounding_box()
+        assert box and box["height"] > 100, figure
+    overflow = page.evaluate("""[...document.querySelectorAll('main *')].filter(e => e.getClientRects().length)
+        .map(e => [e.tagName + '.' + e.className, e.getBoundingClientRect().right]).filter(([, r]) => r > document.documentElement.clientWidth + 1)
+        .slice(0, 5)""")
+    assert overflow == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "article-print.png"), full_page=True)
+    pdf = page.pdf(format="A4")
+    assert len(pdf) > 50_000
+
+
+JARGON = ("float16", "bundle", "build machine", "manifest", "precompute", "artifact")
+
+
+def test_prose_agrees_with_the_figures(open_page, browser_server):
+    page, _ = open_page("", width=1440)
+    wait_ready(page, "teaser")
+    for figure in FIGURES:
+        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+        wait_ready(page, figure)
+    page.wait_for_timeout(300)
+    # The toy paragraph's number is the readout of figure 4's tilted panel.
+    shown = float(page.locator("[data-readout='relative-a']").get_attribute("data-value"))
+    assert page.locator("[data-prose='toy-relative-a']").inner_text() == f"{shown:.2f}"
+    # The numbers about the data are the 2-vs-3 experiment's.
+    models = api(browser_server, "experiments/mnist-2-3.json")["models"]
+    k = min(range(len(models)), key=lambda i: abs(models[i]["log10_lambda"] + 3))
+    fact = lambda name: page.locator(f"[data-fact='{name}']").first.inner_text()  # noqa: E731
+    assert fact("models") == str(len(models))
+    assert fact("accuracy") == str(round(100 * (1 - models[k]["test_error"])))
+    assert float(fact("lambda-min").replace("−", "-")) == pytest.approx(models[0]["log10_lambda"])
+    assert float(fact("lambda-max").replace("−", "-")) == pytest.approx(models[-1]["log10_lambda"])
+    # Figures are numbered 1…N in page order, and the text names only figures that exist.
+    numbers = page.eval_on_selector_all("main figure.figure > figcaption > b:first-child", "bs => bs.map(b => b.textContent)")
+    assert numbers == [f"Figure {i}." for i in range(1, len(FIGURES) + 1)]
+    prose = page.evaluate("""[...document.querySelectorAll('main p, main aside, footer p')]
+        .filter(n => !n.closest('.figure-mount')).map(n => n.textContent).join('\\n')""")
+    cited = {int(n) for n in re.findall(r"[Ff]igure (\d+)", prose)}
+    assert cited and max(cited) <= len(FIGURES) and 2 in cited
+    # d_err is defined where it is used.
+    assert "error distance" in prose
+    # Every citation points at a reference, and every reference is cited.
+    hrefs = page.eval_on_selector_all("a.citation", "as => as.map(a => a.getAttribute('href'))")
+    refs = page.eval_on_selector_all("ol.references > li", "ls => ls.map(l => '#' + l.id)")
+    assert set(hrefs) == set(refs) and len(refs) >= 6
+    assert page.locator("a[href='https://thomas-tanay.github.io/post--L2-regularization/']").count() >= 1
+    # No build vocabulary in what a reader reads (the text, and the figures this text owns).
+    readable = prose + page.evaluate("""[...document.querySelectorAll('figcaption, #fig-network .figure-mount, #fig-toy .figure-mount, #fig-loss .figure-mount')]
+        .map(n => n.innerText).join('\\n')""")
+    found = [w for w in JARGON if w in readable.lower()]
+    assert found == []
