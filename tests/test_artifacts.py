@@ -1,6 +1,5 @@
 """The bundle format: round trip, validation, atomic replacement."""
 
-import json
 import os
 
 import numpy as np

@@ -4,7 +4,7 @@ import { follow, el, fmt, showError, setHtml } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { boxAdversarial, score, l2 } from './maths.js';
-import { niceTicks } from './hist.js';
+import { clearedContext, niceTicks } from './hist.js';
 import { plotFont } from './ui.js';
 
 // δ is drawn on one scale for every λ and every image: full colour at a change of ±0.5
@@ -32,14 +32,7 @@ function distanceCurve(box) {
     box.dataset.adv = String(adv[k]);
     box.dataset.mirror = String(mirror[k]);
     const W = Math.max(200, Math.round(width || box.clientWidth || 300)); const H = 190;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
-      canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
-      canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
-    }
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, W, H);
+    const ctx = clearedContext(canvas, W, H);
     const font = plotFont().family;
     const M = { l: 34, r: 10, t: 26, b: 32 };
     const pw = W - M.l - M.r; const ph = H - M.t - M.b;

@@ -7,6 +7,20 @@ import { plotFont } from './ui.js';
 const INK = '#333'; const GRID = '#e6e6e6';
 
 // About `count` round tick values covering [lo, hi].
+// A 2-D canvas W×H CSS pixels at the screen's pixel ratio (resized only when that changes),
+// cleared, with a context that draws in CSS pixels.
+export function clearedContext(canvas, W, H) {
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+    canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+    canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  return ctx;
+}
+
 export function niceTicks(lo, hi, count = 5) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
@@ -70,14 +84,8 @@ export function histogramCanvas(div, { height = 300 } = {}) {
     last = spec;
     div.drawn = spec;
     const { edges, bars, curves, marks = [], titles } = spec;
-    const W = Math.round(width); const H = height; const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
-      canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
-      canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
-    }
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, W, H);
+    const W = Math.round(width); const H = height;
+    const ctx = clearedContext(canvas, W, H);
     const font = plotFont().family;
     const entries = [...bars, ...curves];
     const names = entries.map((e) => e.name).join('|');

@@ -2,32 +2,19 @@
 before the reader touches anything: at λ = 1 their mirror images and valid-image
 adversarials are at least 3× farther from them than at λ = 1e-6."""
 
-import json
 import re
-import urllib.request
 
 import numpy as np
 import pytest
 
 from precompute import geometry as geo
 
+from .api import api, api_array
 from .conftest import wait_ready
 
 pytestmark = pytest.mark.browser
 
 RATIO = 3.0
-
-
-def api(base, path):
-    with urllib.request.urlopen(base + "api/" + path) as r:
-        return json.loads(r.read())
-
-
-def api_array(base, manifest, name):
-    info = manifest["arrays"][name]
-    with urllib.request.urlopen(base + "api/" + info["url"]) as r:
-        data = np.frombuffer(r.read(), dtype=np.dtype(info["dtype"]))
-    return data.reshape(info["shape"])
 
 
 def number(text):

@@ -1,7 +1,6 @@
 """The article and its figures in real headless Chromium, checked against the API's numbers."""
 
 import base64
-import json
 import re
 import urllib.request
 
@@ -10,21 +9,10 @@ import pytest
 
 from precompute import geometry as geo
 
+from .api import api, api_array
 from .conftest import screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
-
-
-def api(base, path):
-    with urllib.request.urlopen(base + "api/" + path) as r:
-        return json.loads(r.read())
-
-
-def api_array(base, manifest, name):
-    info = manifest["arrays"][name]
-    with urllib.request.urlopen(base + "api/" + info["url"]) as r:
-        data = np.frombuffer(r.read(), dtype=np.dtype(info["dtype"]))
-    return data.reshape(info["shape"])
 
 
 def readout(page, name, scope="body"):

@@ -3,30 +3,17 @@ Chromium. Labels in the tilting plane never overlap, every mark is in the legend
 question and slider are on the first screen, the 3-D figure opens on a view where both
 boundaries show, images that leave [0, 1] are drawn on mid-grey, and δ keeps one scale."""
 
-import json
 import math
-import urllib.request
 
 import numpy as np
 import pytest
 
+from .api import api, api_array
 from .conftest import screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
 
 LAMBDAS = (-6, -4.5, -3, -1.5, 0, 2)  # both ends of the path and points between
-
-
-def api(base, path):
-    with urllib.request.urlopen(base + "api/" + path) as r:
-        return json.loads(r.read())
-
-
-def api_array(base, manifest, name):
-    info = manifest["arrays"][name]
-    with urllib.request.urlopen(base + "api/" + info["url"]) as r:
-        data = np.frombuffer(r.read(), dtype=np.dtype(info["dtype"]))
-    return data.reshape(info["shape"])
 
 
 def set_lambda(page, value):
