@@ -68,6 +68,7 @@ def _real_files(bundles) -> list[str]:
     return files
 
 
+@pytest.mark.slow
 def test_fuzz_whole_schema(schema, bundles):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7, [op.label for op in operations]

@@ -98,6 +98,7 @@ def test_fetch_mnist_offline_is_one_sentence(tmp_path):
     assert "Could not download" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_never_leaves_a_broken_bundle(tmp_path):
     """Kill precompute at several moments; the bundle stays valid (old or new)."""
     env = offline_env(tmp_path)

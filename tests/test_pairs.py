@@ -26,6 +26,7 @@ def test_parallel_build_skip_and_failure(no_mnist):
     assert build_pair((0, 1), out, np.array([-1.0, 1.0]), 3000).status == "built"
 
 
+@pytest.mark.slow
 def test_dask_local_cluster(no_mnist):
     distributed = pytest.importorskip("dask.distributed")
     out = no_mnist / "artifacts"
@@ -36,6 +37,7 @@ def test_dask_local_cluster(no_mnist):
     assert read_bundle(out / "digits8x8-4-9").manifest["digits"] == [4, 9]
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_one_sentence(no_mnist):
     pytest.importorskip("dask.distributed")
     from precompute.errors import TiltingError

@@ -140,6 +140,7 @@ def test_a_manifest_of_the_wrong_shape_is_refused_in_one_sentence(edit, bundle_c
     assert "manifest.json" in err and "Traceback" not in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_server_serves_a_whole_bundle_after_each_sigkill(tmp_path):
     """Kill precompute at random moments; each time the server starts and every array it
     serves matches its manifest: the old bundle or the new one, never a mix."""

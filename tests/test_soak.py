@@ -1,5 +1,6 @@
 """The fast form of benchmarks/soak.py: concurrent mixed traffic, zero errors, server stays up."""
 
+import pytest
 import http.client
 import json
 import threading
@@ -9,6 +10,7 @@ from backend.app import create_app
 from tests.conftest import live_server
 
 
+@pytest.mark.slow
 def test_concurrent_mixed_traffic_has_no_errors(small_bundle):
     with live_server(create_app(small_bundle.path.parent)) as port:
         errors, ok, alive = mixed_traffic(port, small_bundle)

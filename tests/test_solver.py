@@ -122,6 +122,7 @@ def _svc_certificate(X, y, lam):
     return w, primal, dual
 
 
+@pytest.mark.slow
 def test_mnist_path_matches_svc_across_the_grid(mnist):
     from precompute.data import select_pair
 

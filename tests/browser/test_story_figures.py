@@ -11,6 +11,8 @@ import pytest
 from tests.browser.conftest import Console, screenshot, wait_ready
 from tests.browser.conftest_story import get_array, get_json, story_server  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.browser
+
 
 
 @pytest.fixture()
