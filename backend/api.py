@@ -107,13 +107,27 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag == wanted for tag in ENTITY_TAG.findall(if_none_match))
 
 
+GZIP_MIN_BYTES = 512  # below this, gzip saves less than its header and the time it takes
+
+
+def representation(request_headers, digest: str, size: int) -> tuple[str, bool, bool]:
+    """What a client gets of a body of ``size`` bytes whose SHA-256 is ``digest``:
+    its strong ETag, whether it goes gzip'd, and whether the client has it already (304).
+
+    One policy for every response: precomputed payloads (``payload_response``) and
+    those computed per request (``backend.app.ComputedResponses``).
+    """
+    gzip_ok = use_gzip(header_value(request_headers, "accept-encoding"), size, GZIP_MIN_BYTES)
+    # gzip and identity bytes are two representations: each has its own strong tag.
+    etag = f'"{digest}-gz"' if gzip_ok else f'"{digest}"'
+    return etag, gzip_ok, etag_matches(header_value(request_headers, "if-none-match"), etag)
+
+
 def payload_response(request: Request, payload: Payload, cache_control: str) -> Response:
     """The payload, gzip'd when accepted, or 304 when the client has it already."""
-    gzip_ok = use_gzip(header_value(request.headers, "accept-encoding"), len(payload.body), 512)
-    # gzip and identity bytes are two representations: each has its own strong tag.
-    etag = payload.etag[:-1] + '-gz"' if gzip_ok else payload.etag
+    etag, gzip_ok, fresh = representation(request.headers, payload.etag.strip('"'), len(payload.body))
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding", **payload.headers}
-    if etag_matches(header_value(request.headers, "if-none-match"), etag):
+    if fresh:
         return Response(status_code=304, headers=headers)
     if gzip_ok:
         headers["Content-Encoding"] = "gzip"

@@ -113,7 +113,6 @@ class ComputedResponses:
     """
 
     DYNAMIC = re.compile(r"^/api/experiments/[^/]+/(models|images)/|/analyze$|^/(openapi\.json|docs|redoc)$")
-    MIN_GZIP = 1024  # bytes; below this gzip saves less than its header costs
 
     def __init__(self, app):
         self.app = app
@@ -135,13 +134,11 @@ class ComputedResponses:
         headers = MutableHeaders(raw=list(start.get("headers", [])))
         request_headers = scope["headers"]
         if status == 200:
-            gzip_ok = api.use_gzip(api.header_value(request_headers, "accept-encoding"), len(body), self.MIN_GZIP)
+            etag, gzip_ok, fresh = api.representation(request_headers, hashlib.sha256(body).hexdigest(), len(body))
             if scope["method"] == "GET":
-                digest = hashlib.sha256(body).hexdigest()
-                etag = f'"{digest}-gz"' if gzip_ok else f'"{digest}"'
                 headers["ETag"] = etag
                 headers.setdefault("Cache-Control", "no-cache")
-                if api.etag_matches(api.header_value(request_headers, "if-none-match"), etag):
+                if fresh:
                     kept = [(k, v) for k, v in headers.raw if k in (b"etag", b"cache-control")]
                     await send({"type": "http.response.start", "status": 304,
                                 "headers": kept + [(b"vary", b"Accept-Encoding")]})
