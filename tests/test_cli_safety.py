@@ -171,12 +171,18 @@ def test_precompute_full_disk_is_one_sentence_and_keeps_the_bundle(disk, capsys,
 
 # --- tilting export onto a read-only or full disk ----------------------------------------
 
-def test_export_to_a_read_only_disk(small_bundle, disk, capsys, monkeypatch):
+@pytest.fixture()
+def first_export(small_bundle, disk):
+    """An export on the test disk: (how the disk fails, its mount, the site, the command, the site's files)."""
     how, mount = disk
     site = mount / "site"
     export = ["export", "--artifacts", str(small_bundle.path.parent), "--out", str(site)]
     assert main(export) == 0
-    before = snapshot(site)
+    return how, mount, site, export, snapshot(site)
+
+
+def test_export_to_a_read_only_disk(first_export, capsys, monkeypatch):
+    how, mount, site, export, before = first_export
     if how == "tmpfs":
         make_read_only(mount)
     else:
@@ -185,12 +191,8 @@ def test_export_to_a_read_only_disk(small_bundle, disk, capsys, monkeypatch):
     assert snapshot(site) == before and os.listdir(mount) == ["site"]
 
 
-def test_export_to_a_full_disk(small_bundle, disk, capsys, monkeypatch):
-    how, mount = disk
-    site = mount / "site"
-    export = ["export", "--artifacts", str(small_bundle.path.parent), "--out", str(site)]
-    assert main(export) == 0
-    before = snapshot(site)
+def test_export_to_a_full_disk(first_export, capsys, monkeypatch):
+    how, mount, site, export, before = first_export
     if how == "tmpfs":
         fill_up(mount, spare_kib=1024)  # less than plotly.js alone: fails mid-write
     else:

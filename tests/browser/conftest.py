@@ -206,6 +206,20 @@ def open_page(chromium, browser_server):
     assert not problems, "console errors or warnings:\n" + "\n".join(problems)
 
 
+# The article's figures, in page order (each mounted in #fig-<name>).
+ARTICLE_FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d")
+
+
+def open_article_with_every_figure(open_page, width=1440):
+    """The article with every figure mounted (each waits until it nears the viewport)."""
+    page, console = open_page("", width=width)
+    wait_ready(page, "teaser")
+    for figure in ARTICLE_FIGURES:
+        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+        wait_ready(page, figure)
+    return page, console
+
+
 def wait_ready(page, figure, timeout=20000):
     page.wait_for_function(f"window.__tilting && window.__tilting.readyAt && window.__tilting.readyAt['{figure}']", timeout=timeout)
 

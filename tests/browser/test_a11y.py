@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import skip_or_fail, wait_ready
+from .conftest import ARTICLE_FIGURES, open_article_with_every_figure, skip_or_fail, wait_ready
 
 pytestmark = pytest.mark.browser
 
-FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d")  # page order
 BLOCKING = ("serious", "critical")
 
 
@@ -44,17 +43,13 @@ def blocking(violations):
 
 
 def test_article_has_no_serious_axe_violations(open_page):
-    page, _ = open_page("", width=1440)
-    wait_ready(page, "teaser")
-    for figure in FIGURES:
-        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
-        wait_ready(page, figure)
+    page, _ = open_article_with_every_figure(open_page)
     page.wait_for_timeout(500)
     violations = run_axe(page)
     assert not blocking(violations), describe(violations)
 
 
-@pytest.mark.parametrize("figure", FIGURES)
+@pytest.mark.parametrize("figure", ARTICLE_FIGURES)
 def test_each_embed_has_no_serious_axe_violations(open_page, figure):
     page, _ = open_page(f"embed/{figure}.html?pair=2-3", width=1000)
     wait_ready(page, figure)
@@ -64,11 +59,7 @@ def test_each_embed_has_no_serious_axe_violations(open_page, figure):
 
 
 def test_every_image_canvas_says_what_it_shows(open_page):
-    page, _ = open_page("", width=1440)
-    wait_ready(page, "teaser")
-    for figure in FIGURES:
-        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
-        wait_ready(page, figure)
+    page, _ = open_article_with_every_figure(open_page)
     unnamed = page.evaluate("""() => [...document.querySelectorAll('canvas[role=img]')]
         .filter(c => !(c.getAttribute('aria-label') || '').trim()).map(c => c.closest('[id]')?.id)""")
     assert unnamed == []

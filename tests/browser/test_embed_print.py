@@ -10,12 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import SCREENSHOTS, wait_ready
-from .test_explorable import api
+from .api import api
+from .conftest import ARTICLE_FIGURES, SCREENSHOTS, open_article_with_every_figure, wait_ready
 
 pytestmark = pytest.mark.browser
 
-FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d")  # page order
 OWN_KEYS = {
     "teaser": {"pair", "lambda"}, "linear": {"pair", "lambda", "g"},
     "explorer": {"pair", "lambda", "x", "y", "test"}, "network": {"net", "view", "cell"},
@@ -49,7 +48,7 @@ ALL_PARAMS = "pair=2-3&lambda=-2&g=4&x=3&y=7&test=1&net=1&view=pert&cell=7-1&da=
 def test_snippet_carries_only_its_figures_state(open_page):
     page, _ = open_page(f"?{ALL_PARAMS}", width=1440)
     wait_ready(page, "teaser")
-    for figure in FIGURES:
+    for figure in ARTICLE_FIGURES:
         page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
         wait_ready(page, figure)
         code = snippet_of(page, figure)
@@ -137,7 +136,7 @@ def test_print_shows_every_figure_as_a_picture_without_sliders_or_clipping(open_
     # Each figure's main plot shows its coloured data points (the 3-D figure's included).
     assert all(c > 0.002 for c in colour.values()), colour
     # Every figure has something on paper, and nothing is wider than the page.
-    for figure in FIGURES:
+    for figure in ARTICLE_FIGURES:
         box = page.locator(f"#fig-{figure}").bounding_box()
         assert box and box["height"] > 100, figure
     overflow = page.evaluate("""[...document.querySelectorAll('main *')].filter(e => e.getClientRects().length)
@@ -154,11 +153,7 @@ JARGON = ("float16", "bundle", "build machine", "manifest", "precompute", "artif
 
 
 def test_prose_agrees_with_the_figures(open_page, browser_server):
-    page, _ = open_page("", width=1440)
-    wait_ready(page, "teaser")
-    for figure in FIGURES:
-        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
-        wait_ready(page, figure)
+    page, _ = open_article_with_every_figure(open_page)
     page.wait_for_timeout(300)
     # The toy paragraph's number is the readout of figure 4's tilted panel.
     shown = float(page.locator("[data-readout='relative-a']").get_attribute("data-value"))
@@ -173,11 +168,11 @@ def test_prose_agrees_with_the_figures(open_page, browser_server):
     assert float(fact("lambda-max").replace("−", "-")) == pytest.approx(models[-1]["log10_lambda"])
     # Figures are numbered 1…N in page order, and the text names only figures that exist.
     numbers = page.eval_on_selector_all("main figure.figure > figcaption > b:first-child", "bs => bs.map(b => b.textContent)")
-    assert numbers == [f"Figure {i}." for i in range(1, len(FIGURES) + 1)]
+    assert numbers == [f"Figure {i}." for i in range(1, len(ARTICLE_FIGURES) + 1)]
     prose = page.evaluate("""[...document.querySelectorAll('main p, main aside, footer p')]
         .filter(n => !n.closest('.figure-mount')).map(n => n.textContent).join('\\n')""")
     cited = {int(n) for n in re.findall(r"[Ff]igure (\d+)", prose)}
-    assert cited and max(cited) <= len(FIGURES) and 2 in cited
+    assert cited and max(cited) <= len(ARTICLE_FIGURES) and 2 in cited
     # d_err is defined where it is used.
     assert "error distance" in prose
     # Every citation points at a reference, and every reference is cited.
