@@ -1,26 +1,33 @@
-"""The FastAPI application: the API, the frontend, health, and error handling."""
+"""The FastAPI application: its routers, error handling and the layers around them.
+
+From the outside in: ``FastPath`` (precomputed GETs, answered before
+anything else), ``SecurityMiddleware`` (headers, CORS, HEAD, body limit),
+``ComputedResponses`` (ETag, 304 and gzip for per-request bodies), then the
+routers of ``backend.routes``.
+"""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import logging
-import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend import api, static
-from backend.models import Health
+from backend import static
+from backend.fastpath import FastPath
+from backend.representation import ComputedResponses
+from backend.routes import ROUTERS
+from backend.routes.docs import docs_pages, docs_scripts
+from backend.routes.frontend import allowed_methods
 from backend.security import HEAD_KEY, SecurityMiddleware
 from backend.store import Store
 
 log = logging.getLogger("tilting")
 
+TITLE = "Boundary Tilting API"
 DESCRIPTION = """
 Linear SVMs trained on two MNIST digits along an exact L2-regularization path,
 and the *boundary tilting* geometry of each model (Tanay & Griffin, 2016).
@@ -47,23 +54,27 @@ def _sentence(error: dict) -> str:
     return f"{where}: {message}." if where else f"{message}."
 
 
-def create_app(artifacts_dir: str | Path, frontend_dir: str | Path | None = None) -> FastAPI:
-    """Load and validate every bundle (raising BundleError on a bad one), then build the app."""
+def create_app(artifacts, frontend_dir: str | Path | None = None, *, rescan_seconds: float = 1.0,
+               strict: bool = True) -> FastAPI:
+    """The app over ``artifacts``: a folder (whose new and replaced bundles are picked up
+    while serving) or a list of bundle folders.
+
+    Every bundle is read and validated first; a bad one raises its ``BundleError``
+    unless ``strict`` is false (then it is logged and left out, see ``Store``).
+    """
     app = FastAPI(
-        title="Boundary Tilting API",
+        title=TITLE,
         version="1.0",
         description=DESCRIPTION,
         openapi_tags=[{"name": "experiments", "description": "SVM paths on MNIST digit pairs."}],
+        docs_url=None,  # backend.routes.docs serves them with no CDN
+        redoc_url=None,
     )
-    app.state.store = Store(artifacts_dir)
-    app.state.frontend = static.load_frontend(Path(frontend_dir) if frontend_dir else static.DEFAULT_FRONTEND)
-
-    @app.get("/healthz", tags=["health"], summary="Liveness", response_model=Health)
-    def healthz():
-        return {"status": "ok", "experiments": len(app.state.store.experiments)}
-
-    app.include_router(api.router)
-    app.include_router(static.router)
+    app.state.store = Store(artifacts, rescan_seconds=rescan_seconds, strict=strict)
+    app.state.frontend = {**static.load_frontend(Path(frontend_dir) if frontend_dir else None), **docs_scripts()}
+    app.state.docs = docs_pages(TITLE)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -72,7 +83,7 @@ def create_app(artifacts_dir: str | Path, frontend_dir: str | Path | None = None
         if exc.status_code == 405:
             # Starlette's Allow names one matching route's methods, and the frontend's
             # catch-all matches every path for GET: list what this path really has.
-            allowed = static.allowed_methods(request.scope)
+            allowed = allowed_methods(request.scope)
             path = request.url.path
             if not allowed:
                 return JSONResponse({"detail": f"There is no page or file at {path}."}, status_code=404)
@@ -94,59 +105,8 @@ def create_app(artifacts_dir: str | Path, frontend_dir: str | Path | None = None
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal error; it has been logged."}, status_code=500)
 
+    # add_middleware wraps: the last added is the outermost.
     app.add_middleware(ComputedResponses)
     app.add_middleware(SecurityMiddleware)
+    app.add_middleware(FastPath, state=app.state)
     return app
-
-
-class ComputedResponses:
-    """ETag, 304 and gzip for the responses computed per request.
-
-    Precomputed payloads (bundle metadata, arrays, frontend files) carry their
-    own ETag and gzip (api.payload_response). The responses built per request —
-    a model, a gallery image, an analysis, the OpenAPI schema and docs pages —
-    are at most a few hundred KiB, so they are held whole here: the ETag of a
-    GET's 200 is the SHA-256 of its bytes, so it changes whenever they do
-    (new bundle, new code), a matching If-None-Match gets 304, and the body is
-    gzip'd when the client accepts it. Hashing one (25-40 KiB) takes ~15 µs,
-    under 1 % of the ~2 ms it takes to compute.
-    """
-
-    DYNAMIC = re.compile(r"^/api/experiments/[^/]+/(models|images)/|/analyze$|^/(openapi\.json|docs|redoc)$")
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not self.DYNAMIC.search(scope["path"]):
-            return await self.app(scope, receive, send)
-        start, parts = None, []
-
-        async def hold(message):
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                parts.append(message.get("body", b""))
-
-        await self.app(scope, receive, hold)
-        status, body = start["status"], b"".join(parts)
-        headers = MutableHeaders(raw=list(start.get("headers", [])))
-        request_headers = scope["headers"]
-        if status == 200:
-            etag, gzip_ok, fresh = api.representation(request_headers, hashlib.sha256(body).hexdigest(), len(body))
-            if scope["method"] == "GET":
-                headers["ETag"] = etag
-                headers.setdefault("Cache-Control", "no-cache")
-                if fresh:
-                    kept = [(k, v) for k, v in headers.raw if k in (b"etag", b"cache-control")]
-                    await send({"type": "http.response.start", "status": 304,
-                                "headers": kept + [(b"vary", b"Accept-Encoding")]})
-                    return await send({"type": "http.response.body", "body": b""})
-            headers["Vary"] = "Accept-Encoding"
-            if gzip_ok:
-                body = gzip.compress(body, compresslevel=6, mtime=0)
-                headers["Content-Encoding"] = "gzip"
-                headers["Content-Length"] = str(len(body))
-        await send({**start, "headers": headers.raw})
-        await send({"type": "http.response.body", "body": body})

@@ -42,8 +42,10 @@ TOOL = "tilting export"
 def export_urls(app) -> list[str]:
     """Every URL path the static site needs: pages, assets, and all API data."""
     store = app.state.store
-    urls = list(app.state.frontend)  # "/index.html", "/js/…", "/vendor/plotly.min.js", …
-    urls.extend(["/api/experiments.json", "/api/figures.json"])
+    urls = list(app.state.frontend)  # "/index.html", "/js/…", "/vendor/plotly.min.js", the docs' assets, …
+    # The API docs as folder pages (a static host answers `docs` with docs/index.html), and
+    # the schema they read; the JSON API's .json forms follow.
+    urls.extend(["/docs/index.html", "/redoc/index.html", "/openapi.json", "/api/experiments.json", "/api/figures.json"])
     for section, bundles in (("experiments", store.experiments), ("figures", store.figures)):
         for exp_id, exp in bundles.items():
             urls.append(f"/api/{section}/{exp_id}.json")

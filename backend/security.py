@@ -16,7 +16,8 @@ import resource
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from backend.static import allowed_methods
+from backend.routes.docs import PAGES as DOCS_PAGES
+from backend.routes.frontend import allowed_methods
 
 MAX_BODY = 64 * 1024  # bytes; the largest real request is 784 pixels of JSON (~15 KiB)
 # Request line and headers together; a browser sends under 8 KiB.
@@ -42,11 +43,11 @@ PAGE_CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
-# FastAPI's /docs page loads Swagger UI from its CDN and starts it with an inline script.
+# The API docs (backend.routes.docs): Swagger UI and Redoc from this origin, started by a
+# same-origin script. Both set inline styles; Redoc runs its search in a blob: worker.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
@@ -89,6 +90,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # previous request ended in the same chunk (then the rest of it is not counted).
         self.head_bytes = 0
         self.head_deadline = None
+        self.answered = False  # the current request was answered by answer_at_once
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -125,10 +127,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.awaiting_head = False
         self._cancel_head_deadline()
-        super().on_headers_complete()
+        self.answered = self.answer_at_once()
+        if not self.answered:
+            super().on_headers_complete()
+
+    def answer_at_once(self) -> bool:
+        """Whether the request whose head just arrived was answered here, with no ASGI
+        cycle (a subclass's hook: ``backend.fastpath.FastHttpProtocol``)."""
+        return False
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        if not self.answered:  # an answered request has no cycle to complete
+            super().on_message_complete()
         self.awaiting_head = True
         self.head_bytes = 0
 
@@ -175,11 +185,15 @@ def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float
                        max_connections: int = MAX_CONNECTIONS) -> dict:
     """The uvicorn options ``tilting serve`` runs with (the tests pass shorter times).
 
-    The protocol goes to uvicorn as a ``functools.partial`` of the class: uvicorn
-    calls it like the class, and with several workers it is pickled to each.
+    The protocol (``backend.fastpath.FastHttpProtocol``: these guards, and the
+    precomputed GETs answered as soon as their head is parsed) goes to uvicorn
+    as a ``functools.partial`` of the class: uvicorn calls it like the class,
+    and with several workers it is pickled to each.
     """
+    from backend.fastpath import FastHttpProtocol  # it builds on this module
+
     return dict(
-        http=functools.partial(GuardedHttpProtocol, header_timeout=header_timeout),
+        http=functools.partial(FastHttpProtocol, header_timeout=header_timeout),
         timeout_keep_alive=keep_alive,
         limit_concurrency=descriptor_limit(max_connections),
     )
@@ -187,7 +201,7 @@ def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     embeddable = path.startswith("/embed/")
-    if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+    if path in DOCS_PAGES:
         csp = DOCS_CSP
     else:
         csp = PAGE_CSP + ("; frame-ancestors *" if embeddable else "; frame-ancestors 'none'")

@@ -4,29 +4,24 @@ Every bundle is read and validated before the port is bound, so a damaged
 bundle stops start-up with its one-sentence ``BundleError`` (printed by
 ``tilting``'s error handler, exit status 2) and half-valid data is never served.
 
-All workers serve the bundle versions found at start-up: the parent resolves
-each bundle link to its version folder, leases it (so ``tilting precompute``
-does not delete it), and hands the exact paths to every worker, including
-one uvicorn restarts later. Workers die with the parent, even on SIGKILL, so
+While it runs, the server picks up bundles that land in the folder (a new
+pair from a background ``tilting precompute``, or a newer version of one it
+serves) within a second of the next listing or request for an unknown id;
+each worker process does so for itself and leases every version it serves
+(``backend.store.Store``). Workers die with the parent, even on SIGKILL, so
 that a supervisor can restart the server on the same port.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
-from pathlib import Path
 
-from precompute.artifacts import ReadLease, read_all, resolve_bundles
+from backend.settings import ServeSettings
+from precompute.artifacts import read_all, resolve_bundles
 
-# How the parent hands the pinned bundle folders and its own pid to worker
-# processes (uvicorn imports the app factory by name in each worker, so it
-# cannot receive arguments).
-BUNDLES_ENV = "TILTING_SERVE_BUNDLES"
-PARENT_ENV = "TILTING_SERVE_PARENT"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -43,46 +38,48 @@ def die_with_parent(parent_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def app_from_environment():
-    """The app for one worker process, over the bundle folders pinned by its parent."""
+def build_app(settings: ServeSettings, strict: bool = True):
     from backend.app import create_app
 
-    die_with_parent(int(os.environ[PARENT_ENV]))
-    return create_app([Path(p) for p in json.loads(os.environ[BUNDLES_ENV])])
+    return create_app(settings.artifacts, settings.frontend, rescan_seconds=settings.rescan_seconds, strict=strict)
 
 
-def serve(args) -> int:
+def app_from_environment():
+    """The app for one worker process, from the settings its parent handed down.
+
+    Not strict: the parent validated every bundle before starting it, and a
+    worker that uvicorn restarts later must come up even if a bundle that
+    landed meanwhile is broken (that one is logged and left out)."""
+    settings = ServeSettings.from_environment()
+    if settings.parent_pid is not None:
+        die_with_parent(settings.parent_pid)
+    return build_app(settings, strict=False)
+
+
+def serve(options) -> int:
     """Run the server until interrupted; the exit status.
 
     Parameters
     ----------
-    args : argparse.Namespace
-        ``artifacts``, ``host``, ``port``, ``mnist_dir``, ``workers``, ``log_level``
-        (see ``tilting serve --help``).
+    options : ServeSettings, or any object with its attributes
+        e.g. the parsed ``tilting serve`` command line (``artifacts``, ``host``,
+        ``port``, ``workers``, ``log_level``).
     """
     import uvicorn
 
     from backend.security import connection_options
 
-    artifacts = Path(args.artifacts)
+    settings = ServeSettings.model_validate(options)
     # connection_options: the parser and the limits on request heads, idle
     # connections and connection count (see backend.security).
-    options = dict(host=args.host, port=args.port, log_level=args.log_level,
-                   access_log=args.log_level in ("info", "debug"), **connection_options())
-    bundles = resolve_bundles(artifacts)
-    if args.workers <= 1:
-        from backend.app import create_app
-
-        uvicorn.run(create_app(bundles), **options)
+    uvicorn_options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
+                           access_log=settings.log_level in ("info", "debug", "trace"), **connection_options())
+    if settings.workers <= 1:
+        uvicorn.run(build_app(settings), **uvicorn_options)
         return 0
-    # Validate here, once, so that a bad bundle is reported before any worker
-    # starts; the workers then build the app themselves from the same folders.
-    read_all(bundles)
-    lease = ReadLease(bundles)
-    os.environ[BUNDLES_ENV] = json.dumps([str(p) for p in bundles])
-    os.environ[PARENT_ENV] = str(os.getpid())
-    try:
-        uvicorn.run("backend.server:app_from_environment", factory=True, workers=args.workers, **options)
-    finally:
-        lease.release()
+    # Validate here, once, so that a bad bundle is reported before any worker starts.
+    read_all(resolve_bundles(settings.artifacts))
+    settings = settings.model_copy(update={"parent_pid": os.getpid()})
+    os.environ.update(settings.to_environment())
+    uvicorn.run("backend.server:app_from_environment", factory=True, workers=settings.workers, **uvicorn_options)
     return 0

@@ -9,7 +9,8 @@ and digest, as 45 digit pairs would be). For each N, a real
 ``/healthz`` answer; its resident memory is read then, and again after every
 array of one experiment has been requested once. With ``--baseline-rev`` the
 same measurement runs, in the same session, against the code of that git
-revision (checked out in a temporary worktree), e.g. the revision before a change.
+revision (``git archive``d into a temporary folder), e.g. the revision before a change.
+``--bundle DIR`` measures every revision on that bundle instead of building one with each.
 Targets: start-up ≤ 3 s and ≤ 300 MB per worker with all 45 bundles.
 """
 
@@ -27,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import ROOT, machine, mnist_dir, stamp
+from benchmarks.common import ROOT, baseline_code, machine, mnist_dir, stamp
 from benchmarks.soak import resident_mib
 
 
@@ -91,6 +92,7 @@ def main(argv=None) -> int:
     parser.add_argument("--counts", default="1,10,45", help="numbers of bundles to serve")
     parser.add_argument("--baseline-rev", help="git revision whose server to measure alongside")
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--bundle", type=Path, help="measure every revision on this bundle (default: build one with each)")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
 
@@ -98,25 +100,18 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         codes = {"this tree": ROOT}
         if args.baseline_rev:
-            worktree = tmp / "baseline"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree),
-                            args.baseline_rev], check=True, capture_output=True)
-            codes[f"baseline {args.baseline_rev}"] = worktree
+            codes[f"baseline {args.baseline_rev}"] = baseline_code(args.baseline_rev, tmp)
         rows = []
-        try:
-            sources = {label: build_bundle(code, tmp / f"source-{i}") for i, (label, code) in enumerate(codes.items())}
-            for count in counts:
-                for label, code in codes.items():
-                    root = tmp / f"n{count}"
-                    root.mkdir()
-                    for i in range(count):
-                        copy_as(sources[label], root, f"mnist-2-3-c{i}")
-                    rows.append((count, label, measure(root, code, args.port)))
-                    shutil.rmtree(root)
-        finally:
-            if args.baseline_rev:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "baseline")],
-                               capture_output=True)
+        sources = {label: args.bundle or build_bundle(code, tmp / f"source-{i}")
+                   for i, (label, code) in enumerate(codes.items())}
+        for count in counts:
+            for label, code in codes.items():
+                root = tmp / f"n{count}"
+                root.mkdir()
+                for i in range(count):
+                    copy_as(sources[label], root, f"mnist-2-3-c{i}")
+                rows.append((count, label, measure(root, code, args.port)))
+                shutil.rmtree(root)
 
     print(f"\nServer start-up and memory by bundles served ({machine()}, {stamp()}, "
           f"load average {os.getloadavg()[0]:.1f})")

@@ -1,28 +1,17 @@
 """Static files cannot escape frontend/; headers, framing and CORS are as documented."""
 
 import http.client
-import os
 
 import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from tests.conftest import live_server
+from tests.helpers import frontend_with_secrets, live_server
 
 
 @pytest.fixture(scope="module")
 def frontend(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    front = root / "frontend"
-    (front / "embed").mkdir(parents=True)
-    (front / "index.html").write_text("<!doctype html><title>article</title>")
-    (front / "embed" / "teaser.html").write_text("<!doctype html><title>teaser</title>")
-    (front / "app.js").write_text("export const x = 1;")
-    (root / "secret.txt").write_text("do not serve")
-    (root / "secret.txt.html").write_text("do not serve")  # what an /embed/{figure} route might reach
-    os.symlink(root / "secret.txt", front / "leak.txt")  # a symlink pointing out of frontend/
-    os.symlink("/etc", front / "etc")
-    return front
+    return frontend_with_secrets(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from backend.app import create_app
 from precompute.cli import main
-from tests.conftest import live_server, mnist_dir
+from tests.helpers import live_server, mnist_dir
 
 
 @pytest.fixture(scope="module")

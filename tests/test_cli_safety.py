@@ -17,7 +17,7 @@ import pytest
 
 from precompute.artifacts import read_bundle
 from precompute.cli import main
-from tests.conftest import requires_mnist
+from tests.helpers import requires_mnist
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 EROFS = OSError(errno.EROFS, os.strerror(errno.EROFS))

@@ -23,9 +23,7 @@ from numpy.lib import format as npy_format
 
 from precompute.artifacts import BundleError, read_bundle, write_bundle
 from tests.bundles import minimal_manifest, rewrite_manifest
-from tests.conftest import ROOT
-from tests.test_api_security import frontend  # noqa: F401 (fixture: a frontend with a secret beside it)
-from tests.test_server_subprocess import STARTUP_DEADLINE, free_port, running_server
+from tests.helpers import ROOT, STARTUP_DEADLINE, free_port, frontend_with_secrets, running_server
 
 EXP = "/api/experiments/mnist-2-3"
 HEALTHZ_BUDGET = 0.1  # seconds: /healthz must answer this fast whatever else is going on
@@ -124,6 +122,11 @@ def closed_by_server(sock: socket.socket) -> bool:
     except OSError:  # reset
         pass
     return True
+
+
+@pytest.fixture(scope="module")
+def frontend(tmp_path_factory):
+    return frontend_with_secrets(tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.api import etag_matches, use_gzip
+from backend.representation import etag_matches, use_gzip
 from backend.app import create_app
-from tests.conftest import live_server
+from tests.helpers import live_server
 
 EXP = "/api/experiments/mnist-2-3"
 IMAGE = [0.5] * 784

@@ -2,75 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from precompute import cli
-
-# The installed console script, as a user runs it.
-_SCRIPT = Path(sys.executable).with_name("tilting")
-TILTING = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "precompute.cli"]
-# A safety net against a hung start-up, not an assertion about speed.
-STARTUP_DEADLINE = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, headers: dict | None = None):
-    """(status, headers, body) without following anything or decoding gzip."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:  # 304 and 4xx arrive here
-        return error.code, error.headers, error.read()
-
-
-@contextlib.contextmanager
-def running_server(artifacts: Path, *options: str):
-    """Base URL of `tilting serve --artifacts ARTIFACTS OPTIONS…` on a free port, once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*TILTING, "serve", "--artifacts", str(artifacts), "--port", str(port), "--log-level", "warning",
-         *options],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,  # its own process group: worker processes are stopped with it
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"tilting serve exited with {process.returncode}: {process.stderr.read()}")
-            try:
-                if get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("tilting serve did not answer /healthz")
-            time.sleep(0.1)
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)  # teardown needs no graceful shutdown
-        process.communicate()
+from tests.helpers import STARTUP_DEADLINE, TILTING, free_port, get, running_server
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import threading
 import time
 
 from backend.app import create_app
-from tests.conftest import live_server
+from tests.helpers import live_server
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""`tilting serve` with several workers: one version of the data at a time, workers die with
-their parent, and broken or ambiguous bundle folders stop start-up with one sentence."""
+"""`tilting serve` with several workers: every worker moves to a rebuilt bundle's version,
+workers die with their parent, and broken or ambiguous bundle folders stop start-up with
+one sentence."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from precompute import cli
-from tests.test_server_subprocess import TILTING, free_port, get
+from tests.helpers import TILTING, free_port, get
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +104,7 @@ def fallback_artifacts(no_mnist):
     return out
 
 
-def test_a_restarted_worker_serves_the_version_the_others_serve(fallback_artifacts, capsys):
+def test_workers_move_to_a_rebuilt_bundle_and_a_restarted_worker_serves_it_too(fallback_artifacts, capsys):
     out = fallback_artifacts
     port = free_port()
     server = start_server(out, port)
@@ -114,13 +115,15 @@ def test_a_restarted_worker_serves_the_version_the_others_serve(fallback_artifac
         assert cli.main(["precompute", "--log-lambda", "-4:2:0.5", "--out", str(out), "--quiet"]) == 0
         assert (out / "digits8x8-2-3").resolve() != old_version
         assert old_version.is_dir(), "the version a server still serves was deleted"
-        # A worker dies and uvicorn starts another: it must load the same version.
+        # Each worker looks for new versions at most once a second, when asked for the list.
+        wait_for(lambda: model_counts(port, 20) == {13}, 60, "every worker to serve the new version")
+        # A worker dies and uvicorn starts another: it loads the version the others serve.
         victim = min(children(server.pid))
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: victim not in children(server.pid) and len(children(server.pid)) == 2, 60,
                  "uvicorn to replace the killed worker")
         wait_for(lambda: model_counts(port, 1), 60, "the new worker to answer")
-        assert model_counts(port, 40) == {7}
+        assert model_counts(port, 40) == {13}
     finally:
         stop(server)
     # Once no server holds it, the next write removes the old version.

@@ -1,0 +1,61 @@
+"""A built wheel, installed in a fresh venv, serves the article, every embed and the API docs
+(issue 11): the frontend travels as package data, not as a folder beside the source tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, get, running_server
+
+pytestmark = pytest.mark.slow
+
+# What a wheel is built from; copied so that the build leaves nothing in the work tree.
+SOURCES = ["pyproject.toml", "README.md", "backend", "precompute", "frontend"]
+
+
+def run(command: list, **options) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, **options)
+    assert done.returncode == 0, f"{command[:3]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The `tilting` script of a fresh venv (no system site-packages) holding only the wheel
+    and its dependencies from the package index."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"
+    source.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-w", str(tmp / "dist"), "-q"])
+    [wheel] = (tmp / "dist").glob("*.whl")
+    venv = tmp / "venv"
+    run([sys.executable, "-m", "venv", str(venv)])
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)])
+    return venv / "bin" / "tilting"
+
+
+def test_an_installed_wheel_serves_the_article_every_embed_and_the_docs(installed, small_bundle, tmp_path):
+    outside = tmp_path / "elsewhere"  # not the repository: nothing can be found beside the sources
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    pages = ["/", "/index.html", *(f"/embed/{p.name}" for p in sorted((ROOT / "frontend" / "embed").glob("*.html")))]
+    assert len(pages) > 5
+    with running_server(small_bundle.path.parent, command=[str(installed)], cwd=outside, env=env) as base:
+        for page in pages:
+            status, headers, body = get(base + page, {"accept-encoding": "identity"})
+            assert status == 200, page
+            assert headers["content-type"].startswith("text/html")
+            file = "index.html" if page == "/" else page.lstrip("/")
+            assert body == (ROOT / "frontend" / file).read_bytes(), page
+        for url in ("/docs", "/docs-assets/swagger-ui-bundle.js", "/api/experiments", "/vendor/plotly.min.js"):
+            assert get(base + url)[0] == 200, url
