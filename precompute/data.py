@@ -66,6 +66,10 @@ class Digits:
         SHA-256 of each file read (empty for the fallback).
     notice : str or None
         A sentence for people when this is not the real MNIST.
+    train_positions, test_positions : ndarray of int or None
+        Where each held image sits in the dataset's files, when only some
+        digits were loaded (``load_mnist(..., classes=...)``); None when the
+        arrays hold every image in file order.
     """
 
     train_images: np.ndarray
@@ -77,6 +81,8 @@ class Digits:
     source: str
     checksums: dict = field(default_factory=dict)
     notice: str | None = None
+    train_positions: np.ndarray | None = None
+    test_positions: np.ndarray | None = None
 
     def metadata(self) -> dict:
         """What a bundle's manifest records about the dataset."""
@@ -162,12 +168,25 @@ def read_idx(path: str | os.PathLike, magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape)
 
 
-def load_mnist(folder: str | os.PathLike) -> Digits:
+def load_mnist(folder: str | os.PathLike, classes=None) -> Digits:
     """Load and verify the four MNIST files in ``folder``.
 
     Gzip files are checked against the published SHA-256; uncompressed files
     (whose checksums are not published) are checked for shape and count.
+
+    Parameters
+    ----------
+    folder : path-like
+    classes : iterable of int, optional
+        Keep only the images of these digits (the file positions are kept in
+        ``train_positions``/``test_positions``): a pair needs about a fifth of
+        MNIST, and pixels become float64 only for the images kept.
     """
+    if classes is not None:
+        classes = sorted({int(c) for c in classes})
+        for c in classes:
+            if not 0 <= c <= 9:
+                raise DataError(f"Digit {c!r} is not one of 0..9.")
     folder = Path(folder)
     checksums = {}
     arrays = {}
@@ -197,7 +216,10 @@ def load_mnist(folder: str | os.PathLike) -> Digits:
             )
         if labels.max(initial=0) > 9:
             raise DataError(f"{lab_path} has a label {int(labels.max())}, outside 0..9.")
-        split[prefix] = (images.reshape(len(images), -1) / 255.0, labels.astype(np.int64))
+        positions = None if classes is None else np.flatnonzero(np.isin(labels, classes))
+        kept = images if positions is None else images[positions]  # still uint8: the cheap copy
+        split[prefix] = (kept.reshape(len(kept), -1) / 255.0, labels.astype(np.int64)[
+            slice(None) if positions is None else positions], positions)
 
     return Digits(
         train_images=split["train"][0],
@@ -208,6 +230,8 @@ def load_mnist(folder: str | os.PathLike) -> Digits:
         side=28,
         source=str(folder.resolve()),
         checksums=checksums,
+        train_positions=split["train"][2],
+        test_positions=split["t10k"][2],
     )
 
 
@@ -236,12 +260,12 @@ def load_sklearn_digits() -> Digits:
     )
 
 
-def load_digits_dataset(mnist_dir: str | os.PathLike | None = None) -> Digits:
+def load_digits_dataset(mnist_dir: str | os.PathLike | None = None, classes=None) -> Digits:
     """MNIST from the first folder that has it, else the 8×8 fallback.
 
     A folder given explicitly (``mnist_dir``) must hold MNIST: a missing file
     there is an error, not a reason to fall back. Damaged files are always an
-    error.
+    error. ``classes``: keep only these digits of MNIST (see ``load_mnist``).
     """
     if mnist_dir is not None and not _has_mnist(Path(mnist_dir)):
         missing = [n for n in MNIST_FILES if _find_file(Path(mnist_dir), n) is None]
@@ -249,7 +273,7 @@ def load_digits_dataset(mnist_dir: str | os.PathLike | None = None) -> Digits:
     dirs = candidate_dirs(mnist_dir)
     for folder in dirs:
         if _has_mnist(folder):
-            return load_mnist(folder)
+            return load_mnist(folder, classes)
     digits = load_sklearn_digits()
     digits.notice = FALLBACK_NOTICE.format(where=", ".join(str(d) for d in dirs))
     return digits
@@ -304,13 +328,16 @@ def select_pair(digits: Digits, digit_i: int, digit_j: int, per_class: int | Non
     def signs(labels):
         return np.where(labels == digit_j, 1.0, -1.0)
 
+    def in_file(positions, index):  # positions in the dataset's file, for the bundle
+        return index if positions is None else positions[index]
+
     return PairData(
         X_train=digits.train_images[train_index],
         y_train=signs(digits.train_labels[train_index]),
         X_test=digits.test_images[test_index],
         y_test=signs(digits.test_labels[test_index]),
-        train_index=train_index,
-        test_index=test_index,
+        train_index=in_file(digits.train_positions, train_index),
+        test_index=in_file(digits.test_positions, test_index),
     )
 
 

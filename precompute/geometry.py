@@ -7,7 +7,10 @@ s(x) > 0 and I otherwise.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+from numba import njit
 
 # A computed adversarial image is pushed this far (L2, pixel units) past the
 # boundary so that its predicted class flips even after float32 rounding.
@@ -113,6 +116,74 @@ def mirror_image(x, w, b):
     return 2.0 * projected_image(x, w, b) - x
 
 
+@njit(cache=True, nogil=True)
+def _box_steps(X, w, scores, overshoot):  # pragma: no cover - compiled
+    """For each row: the step t* of ``box_adversarial`` and the distance ‖z(t*) − x‖.
+
+    φ(t) = σs(x) − Σ_k w_k² min(t, t_k) decreases and is piecewise linear in t.
+    Starting from t₀ = (σs − target)/Σ w² (no pixel saturated), each round
+    treats the pixels with t_k < t as saturated and solves the linear piece
+    again; t never decreases and stays ≤ t*, and when the saturated set
+    stops changing t is exactly t* (no sort, O(d) per round, few rounds).
+    t* = inf where even every pixel saturated does not reach the target.
+    """
+    n, d = X.shape
+    target = -overshoot * np.sqrt(np.sum(w * w))
+    steps = np.empty(n)
+    distances = np.empty(n)
+    breaks = np.empty(d)
+    for i in range(n):
+        sigma = 1.0 if scores[i] > 0 else -1.0
+        start = sigma * scores[i]
+        total = 0.0
+        for k in range(d):
+            sw = sigma * w[k]
+            if sw > 0:
+                t_k = X[i, k] / sw
+            elif sw < 0:
+                t_k = (X[i, k] - 1.0) / sw
+            else:
+                t_k = np.inf
+            breaks[k] = t_k if t_k > 0.0 else 0.0  # already at the bound it moves to
+            total += w[k] * w[k]
+        t = (start - target) / total if total > 0 else np.inf
+        if start <= target:
+            t = 0.0
+        while np.isfinite(t) and t > 0.0:
+            spent = 0.0
+            moving = 0.0
+            for k in range(d):
+                if breaks[k] < t:
+                    spent += w[k] * w[k] * breaks[k]
+                else:
+                    moving += w[k] * w[k]
+            if moving <= 0.0:
+                t = np.inf  # every pixel saturates before the boundary
+                break
+            t_next = (start - target - spent) / moving
+            if t_next <= t:
+                break
+            # Stop when no breakpoint lies in [t, t_next): the piece was the right one.
+            crossed = False
+            for k in range(d):
+                if t <= breaks[k] < t_next:
+                    crossed = True
+                    break
+            t = t_next
+            if not crossed:
+                break
+        steps[i] = t
+        if np.isfinite(t):
+            squared = 0.0
+            for k in range(d):
+                moved = min(t, breaks[k]) * w[k]
+                squared += moved * moved
+            distances[i] = np.sqrt(squared)
+        else:
+            distances[i] = np.inf
+    return steps, distances
+
+
 def box_adversarial(X, w, b, overshoot=ADVERSARIAL_OVERSHOOT):
     """The smallest L2 change that keeps an image in [0, 1]^d and crosses the boundary.
 
@@ -121,7 +192,7 @@ def box_adversarial(X, w, b, overshoot=ADVERSARIAL_OVERSHOOT):
     z(t) = clip(x − σ t w, 0, 1) for the smallest t ≥ 0 meeting the
     constraint (one Lagrange multiplier). σ s(z(t)) = σ s(x) − Σ_k w_k² min(t, t_k)
     is piecewise linear in t with breakpoints t_k where pixel k hits 0 or 1,
-    so t is found exactly by sorting the breakpoints.
+    so t is found exactly, piece by piece (``_box_steps``).
 
     Parameters
     ----------
@@ -142,41 +213,46 @@ def box_adversarial(X, w, b, overshoot=ADVERSARIAL_OVERSHOOT):
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     w = np.asarray(w, dtype=np.float64)
     scores = X @ w + b
+    steps, _ = _box_steps(X, w, scores, float(overshoot))
+    feasible = np.isfinite(steps)
     sigma = np.where(scores > 0, 1.0, -1.0)[:, None]
-    sw = sigma * w  # pixel k moves at rate −σw_k
-    w_sq = w * w
-    with np.errstate(divide="ignore", invalid="ignore"):
-        breaks = np.where(sw > 0, X / sw, np.where(sw < 0, (X - 1.0) / sw, np.inf))
-    breaks = np.maximum(breaks, 0.0)  # pixels already at the bound they move to
-    order = np.argsort(breaks, axis=1)
-    t_sorted = np.take_along_axis(breaks, order, axis=1)
-    finite = np.isfinite(t_sorted)  # w_k = 0: the pixel never moves
-    w_sorted = np.where(finite, w_sq[order], 0.0)
-    t_sorted = np.where(finite, t_sorted, 0.0)
-    start = sigma[:, 0] * scores
-    # φ(t_m) = σs − Σ_{l≤m} w_l² t_l − t_m Σ_{l>m} w_l², flat after the last break.
-    spent = np.cumsum(w_sorted * t_sorted, axis=1)
-    remaining = w_sq.sum() - np.cumsum(w_sorted, axis=1)
-    phi = start[:, None] - spent - t_sorted * remaining
-    floor = start - spent[:, -1]
-    target = -overshoot * np.linalg.norm(w)
-    feasible = floor <= target
-    m = np.argmax(phi <= target, axis=1)  # first breakpoint at or past the target
-    rows = np.arange(len(X))
-    before = np.maximum(m - 1, 0)
-    t_prev = np.where(m > 0, t_sorted[rows, before], 0.0)
-    phi_prev = np.where(m > 0, phi[rows, before], start)
-    slope = np.where(m > 0, remaining[rows, before], w_sq.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_star = t_prev + (phi_prev - target) / slope
-    t_star = np.where(feasible, t_star, 0.0)
-    images = np.clip(X - t_star[:, None] * sigma * w, 0.0, 1.0)
-    distances = np.linalg.norm(images - X, axis=1)
+    images = np.clip(X - np.where(feasible, steps, 0.0)[:, None] * sigma * w, 0.0, 1.0)
+    distances = np.where(feasible, np.linalg.norm(images - X, axis=1), np.inf)
     images = np.where(feasible[:, None], images, X)
-    distances = np.where(feasible, distances, np.inf)
     if single:
         return images[0], float(distances[0])
     return images, distances
+
+
+def box_distances(X, W, B):
+    """The exact minimal L2 distance to each boundary that stays a valid image.
+
+    ``box_adversarial``'s distance with no overshoot (the infimum), for every
+    model at once, without forming the images.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    W : ndarray of shape (n_models, n_features)
+    B : ndarray of shape (n_models,)
+
+    Returns
+    -------
+    distances : ndarray of shape (n_models, n_samples)
+        inf where no valid image crosses the boundary.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+    scores = W @ X.T + np.asarray(B, dtype=np.float64)[:, None]
+
+    def one(k):
+        return _box_steps(X, np.ascontiguousarray(W[k]), scores[k], 0.0)[1]
+
+    # The compiled kernel releases the GIL: one thread per core splits the models.
+    with ThreadPoolExecutor(max_workers=min(len(W), os.cpu_count() or 1)) as pool:
+        return np.stack(list(pool.map(one, range(len(W)))))
 
 
 def robust_accuracy(y, scores, box_distances, radii):

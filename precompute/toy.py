@@ -183,7 +183,8 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
     log_lambdas = np.asarray(log_lambdas, dtype=np.float64)
     X, y, levels = toy_training_set(h, n_per_class, seed)
     lambdas = 10.0**log_lambdas * h**2
-    W, B, gaps, info = svm_path(X, y, lambdas)
+    path = svm_path(X, y, np.log10(lambdas))
+    W, B = path.weights, path.intercepts
     plane_w = plane_coordinates(W, h)
     z_hat = geo.unit(np.subtract(*geo.centroids(X, y)[::-1]))
     scores = W @ X.T + B[:, None]
@@ -200,7 +201,7 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
         "theta": geo.tilting_angles(W, z_hat),
         "fits_mislabelled": scores[:, -1] > 0,
         "train_error": (y * scores <= 0).mean(axis=1),
-        "relative_gap": gaps / info["objective"],
+        "relative_gap": path.relative_gap,
     }
 
 

@@ -16,7 +16,7 @@ from precompute.data import (
     read_idx,
     select_pair,
 )
-from tests.conftest import mnist_dir, requires_mnist
+from tests.helpers import mnist_dir, requires_mnist
 
 
 def test_real_mnist_shapes_and_scaling(mnist):
@@ -146,3 +146,25 @@ def test_fetch_fails_offline_with_one_sentence(tmp_path):
         fetch_mnist(tmp_path / "dl", mirrors=("http://127.0.0.1:9/",), timeout=2)
     assert "\n" not in str(info.value)
     assert not any((tmp_path / "dl").iterdir())  # nothing half-written
+
+
+def test_loading_one_pairs_digits_keeps_only_those_images(mnist):
+    """`tilting precompute --pair I J` reads only the two digits' images (about a fifth of
+    MNIST), and the pair built from them is the one built from the whole dataset."""
+    two = load_mnist(mnist_dir(), classes=(3, 2))
+    counts = np.bincount(mnist.train_labels)
+    assert two.train_images.shape == (counts[2] + counts[3], 784) and two.train_images.dtype == np.float64
+    assert two.test_images.shape == (1032 + 1010, 784)
+    assert set(np.unique(two.train_labels)) == {2, 3} and set(np.unique(two.test_labels)) == {2, 3}
+    np.testing.assert_array_equal(mnist.train_images[two.train_positions], two.train_images)
+    np.testing.assert_array_equal(mnist.test_labels[two.test_positions], two.test_labels)
+    for per_class in (3000, None):
+        full, part = select_pair(mnist, 2, 3, per_class), select_pair(two, 2, 3, per_class)
+        np.testing.assert_array_equal(full.X_train, part.X_train)
+        np.testing.assert_array_equal(full.X_test, part.X_test)
+        np.testing.assert_array_equal(full.y_train, part.y_train)
+        # Indices still point into the dataset's files, as the bundle records them.
+        np.testing.assert_array_equal(full.train_index, part.train_index)
+        np.testing.assert_array_equal(full.test_index, part.test_index)
+    with pytest.raises(DataError, match="not one of 0..9"):
+        load_mnist(mnist_dir(), classes=(2, 11))

@@ -164,3 +164,32 @@ def test_histograms_cover_every_point(data):
     a = bundle.arrays
     assert (a["hist_train"].sum(axis=1) == 600).all()
     assert (a["hist_test"].sum(axis=1) == 2042).all()
+
+
+def test_an_uncertified_path_is_refused_with_one_sentence_naming_the_model(mnist, monkeypatch):
+    """The solve step turns an uncertified model into an error before geometry is computed."""
+    import precompute.experiment as experiment
+
+    solve = experiment.svm_path
+    monkeypatch.setattr(experiment, "svm_path", lambda *a, **k: solve(*a, **{**k, "max_iter": 1}))
+    pair = select_pair(mnist, 2, 3, per_class=100)
+    with pytest.raises(experiment.UncertifiedPathError, match=r"not certified \(log10 λ = .*-4") as caught:
+        experiment.solve(pair, [-4.0, 0.0])
+    assert str(caught.value).count(".") <= 3 and "\n" not in str(caught.value)
+
+
+def test_build_steps_compose_to_the_bundle(data, mnist):
+    """solve → plane_geometry → model_metrics → pack gives the bundle build_experiment gives."""
+    import precompute.experiment as experiment
+
+    bundle, pair = data
+    grid = bundle.manifest["grid"]["log10_lambda"]
+    path = experiment.solve(pair, grid)
+    geometry = experiment.plane_geometry(pair, path)
+    metrics = experiment.model_metrics(pair, path, geometry)
+    manifest, arrays = experiment.pack(mnist, (2, 3), 300, pair, path, geometry, metrics, 0.0)
+    assert set(arrays) == set(bundle.arrays)
+    for name, array in arrays.items():
+        np.testing.assert_allclose(array, bundle.arrays[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert [m["relative_gap"] <= 1e-9 for m in manifest["models"]] == [True] * len(grid)
+    assert manifest["defaults"] == bundle.manifest["defaults"]
