@@ -11,7 +11,7 @@ import pytest
 
 from precompute.artifacts import read_bundle
 from precompute.cli import main, parse_grid
-from tests.conftest import mnist_dir, requires_mnist
+from tests.helpers import mnist_dir, requires_mnist
 
 FAST_GRID = ["--log-lambda", "-4:2:1"]
 
@@ -43,6 +43,18 @@ def test_parse_grid():
         (["--log-lambda", "2:-6:0.1"], "must go up"),
         (["--log-lambda", "1,0"], "distinct and increasing"),
         (["--log-lambda", "-6:2:0"], "step must be positive"),
+        (["--pairs", "2-3,"], "is not a comma-separated list of digit pairs I-J"),
+        (["--pairs", "2_3"], "is not a comma-separated list of digit pairs I-J"),
+        (["--pairs", "4-4"], "--pairs 4-4: The two digits must differ"),
+        (["--pairs", "2-10"], "--pairs 2-10: Digit 10 is not one of 0..9"),
+        (["--pairs", "2-3,4-9,2-3"], "--pairs names 2-3 twice"),
+        (["--pairs", "2-3", "--all-pairs"], "Give --all-pairs or --pairs, not both"),
+        (["--pairs", "2-3", "--pair", "4", "9"], "Give --pair or --pairs/--all-pairs, not both"),
+        (["--pairs", "2-3", "--jobs", "0"], "--jobs must be a number of processes"),
+        (["--pairs", "2-3", "--worker-timeout", "0"], "--worker-timeout must be a positive number"),
+        (["--pair", "2", "3", "--jobs", "2"], "--jobs and --scheduler go with --all-pairs or --pairs"),
+        (["--scheduler", "tcp://127.0.0.1:9"], "--jobs and --scheduler go with --all-pairs or --pairs"),
+        (["--pairs", "2-3", "--log10-lambda", "1,0"], "--log10-lambda values must be distinct and increasing"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_sentence(args, message, tmp_path, capsys):
@@ -51,6 +63,21 @@ def test_bad_input_exits_non_zero_with_one_sentence(args, message, tmp_path, cap
     assert code == 2 and message in err and "Traceback" not in err
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_log10_lambda_is_the_grid_option_and_log_lambda_its_alias(capsys):
+    from precompute.cli import build_parser
+
+    parser = build_parser()
+    for name in ("--log10-lambda", "--log-lambda"):
+        args = parser.parse_args(["precompute", f"{name}=-3,0"])
+        assert args.log10_lambda == "-3,0"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["precompute", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--log10-lambda START:STOP:STEP, --log-lambda START:STOP:STEP" in help_text
+    assert "--log-lambda is an older name for it" in help_text
+    assert "--pairs I-J,…" in help_text
 
 
 def test_missing_mnist_dir_is_an_error(tmp_path, capsys):
