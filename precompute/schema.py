@@ -190,29 +190,64 @@ class ExperimentManifest(ExperimentFields):
         return self
 
 
+# The network manifest's own layout version (the bundle schema version stays 2): network
+# bundles of another layout are refused with a request to rebuild them.
+NETWORK_VERSION = 2
+
+
+class NetworkAttackSummary(Strict):
+    """One protocol's 90 targeted attacks on one network; norms are L2, pixel units."""
+
+    attacks: Count
+    attacks_reached: Count
+    success_rate: float
+    median_l2_reached: float | None
+    mean_l2_reached: float | None
+    min_l2_reached: float | None
+    max_l2_reached: float | None
+    median_l2_all: float
+    median_steps: float
+    min_target_probability: float
+    next_class_l2: list[float] = Field(description="‖δ‖₂ of digit c pushed towards (c + 1) mod 10, c = 0…9.")
+    next_class_reached: Count
+
+
+class NetworkTiltSummary(Strict):
+    """The network's local tilting angle (degrees; see ``rules.tilt``) and linearised distance."""
+
+    median_angle_grid: float = Field(description="Median over the 90 attacked (original, target) pairs.")
+    median_angle_adversarial: float | None = Field(description="Median at the adversarial images that reached the target.")
+    median_angle_sample: float = Field(description="Median over the test sample and every other class.")
+    q25_angle_sample: float
+    q75_angle_sample: float
+    median_distance_sample: float = Field(description="Median over the sample of the nearest local boundary's linearised distance.")
+    median_gradient_norm_sample: float
+
+
 class NetworkModelRecord(Strict):
     k: int
     alpha: float = Field(description="sklearn's weight-decay coefficient.")
     test_accuracy: float
     train_accuracy: float
+    test_error: float
+    train_error: float
     final_training_loss: float
+    mean_train_cross_entropy: float
+    median_test_score: float = Field(description="Median over the test set of p(true label | x) at temperature 1.")
+    temperature: float = Field(description="Softmax temperature that makes the median test score 0.95.")
     training_seconds: float
     weight_norm: float
-    attacks: int
-    attacks_reached: int
-    success_rate: float
-    median_l2_reached: float | None
-    mean_l2_reached: float | None
-    median_l2_all: float
-    max_l2_reached: float | None
-    median_steps: float
-    min_target_probability: float
+    rms_weights: list[float] = Field(description="sqrt(mean(W²)) of each layer's weights.")
+    attack: NetworkAttackSummary
+    attack_calibrated: NetworkAttackSummary
+    tilt: NetworkTiltSummary
 
 
 class NetworkManifest(Strict):
     schema_version: Literal[2]
     id: ExperimentId
     kind: Literal["network"]
+    network_version: Literal[2]
     title: str
     created: str
     build_seconds: float
@@ -222,6 +257,8 @@ class NetworkManifest(Strict):
     grid: dict[str, list[float] | int]
     architecture: dict[str, str | int | bool | list[int]]
     attack: dict[str, float | int | str]
+    attack_calibrated: dict[str, float]
+    filter_units: list[int]
     rules: dict[str, str]
     original_index: list[int]
     models: list[NetworkModelRecord]
@@ -231,6 +268,17 @@ class NetworkManifest(Strict):
     @model_validator(mode="after")
     def _counts_agree(self):
         _check_models(self.models, self.grid.get("size", -1))
+        alphas = self.grid.get("alpha")
+        if not isinstance(alphas, list) or len(alphas) != len(self.models):
+            raise ValueError(f"its grid lists {len(alphas) if isinstance(alphas, list) else 'no'} weight decays "
+                             f"for {len(self.models)} networks")
+        for model, alpha in zip(self.models, alphas):
+            if model.alpha != alpha:
+                raise ValueError(f"network {model.k} has weight decay {model.alpha:g} but the grid says {alpha:g}")
+        layers = len(self.architecture.get("layers", [])) - 1
+        for model in self.models:
+            if len(model.rms_weights) != layers:
+                raise ValueError(f"network {model.k} lists {len(model.rms_weights)} RMS weights for {layers} layers")
         return self
 
 
@@ -295,6 +343,9 @@ def manifest_problem(manifest) -> str | None:
     kind = manifest.get("kind")
     if not isinstance(kind, str | None) or kind not in MANIFESTS:
         return f"its kind is {kind!r}, not one of " + ", ".join(repr(k) for k in MANIFESTS)
+    if kind == "network" and manifest.get("network_version") != NETWORK_VERSION:
+        return ("it is a network bundle of an older layout (it predates the weight-decay sweep); "
+                "rebuild it with `tilting precompute --network`")
     try:
         MANIFESTS[kind].model_validate(manifest)
     except ValidationError as exc:

@@ -1,39 +1,45 @@
 // Adversarial examples beyond linear models: a small ReLU network trained here on MNIST
-// at two weight decays, and for one test image of each digit a targeted attack towards
-// every digit (bundle "network-mnist"). The grid shows each attack's result; a cell
-// opens the original, the perturbation and the adversarial image, with the target's
-// probability recomputed in this browser from the stored weights.
-import { getFigureData, loadFigureArrays } from './data.js';
+// at a sweep of weight decays, and for one test image of each digit a targeted attack
+// towards every digit (bundle "network-mnist"), by two protocols: at the network's own
+// softmax, and at the temperature that makes its median test score 0.95 (the original
+// article's). The grid shows each attack's result; a cell opens the original, the
+// perturbation and the adversarial image, with the target's probability recomputed in
+// this browser from the stored weights.
+import { loadFigureArrays } from './data.js';
 import { el, readout, fmt, showError } from './ui.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { FIGURE, loadNetwork, alphaSlider, currentNet, onNetChange, fmtAlpha } from './fig-network-common.js';
 
-const FIGURE = 'network-mnist';
-const GRID_NAMES = ['originals', 'adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
-const WEIGHT_NAMES = ['coef_0', 'intercept_0', 'coef_1', 'intercept_1'];
-const PARAMS = { net: parse.int(0, 1), view: parse.oneOf('adv', 'pert'), cell: (s) => (/^\d-\d$/.test(s) ? s : undefined) };
+const GRID = ['adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
+// Network k's weights, one array each (fetched only for the networks a reader checks).
+const weightNames = (k) => ['coef_0', 'intercept_0', 'coef_1', 'intercept_1'].map((n) => `${n}_k${k}`);
+const PARAMS = { view: parse.oneOf('adv', 'pert'), cell: (s) => (/^\d-\d$/.test(s) ? s : undefined), proto: parse.oneOf('own', 'cal') };
+// Array names of each protocol's grid.
+const PROTOCOL_ARRAYS = { own: GRID, cal: GRID.map((n) => `cal_${n}`) };
 
-// h = relu(x W0 + b0); p = softmax(h W1 + b1) for network k (the manifest's "forward" rule).
-export function forward(x, w, k) {
-  const [, n0, n1] = w.coef_0.shape;
-  const n2 = w.coef_1.shape[2];
-  const W0 = w.coef_0.data.subarray(k * n0 * n1, (k + 1) * n0 * n1);
-  const W1 = w.coef_1.data.subarray(k * n1 * n2, (k + 1) * n1 * n2);
-  const hidden = Float64Array.from(w.intercept_0.data.subarray(k * n1, (k + 1) * n1));
+// h = relu(x W0 + b0); p = softmax((h W1 + b1)/T) with one network's weights w (the
+// manifest's "forward" rule; T = 1 is the network's own softmax).
+export function forward(x, w, temperature = 1) {
+  const [n0, n1] = w.W0.shape;
+  const n2 = w.W1.shape[1];
+  const W0 = w.W0.data;
+  const W1 = w.W1.data;
+  const hidden = Float64Array.from(w.b0.data);
   for (let i = 0; i < n0; i++) {
     const xi = x[i];
     if (xi === 0) continue;
     const row = i * n1;
     for (let j = 0; j < n1; j++) hidden[j] += xi * W0[row + j];
   }
-  const logits = Float64Array.from(w.intercept_1.data.subarray(k * n2, (k + 1) * n2));
+  const logits = Float64Array.from(w.b1.data);
   for (let j = 0; j < n1; j++) {
     const h = Math.max(0, hidden[j]);
     if (h === 0) continue;
     for (let c = 0; c < n2; c++) logits[c] += h * W1[j * n2 + c];
   }
   const top = Math.max(...logits);
-  const e = logits.map((z) => Math.exp(z - top));
+  const e = logits.map((z) => Math.exp((z - top) / temperature));
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / sum);
 }
@@ -58,41 +64,59 @@ function magnification(adv, originals, dim) {
 
 export async function mount(root) {
   ensureStoryCss();
-  const state = { net: 0, view: 'adv', cell: '2-0', ...readParams(PARAMS) };
+  const state = { view: 'adv', cell: '2-0', proto: 'own', ...readParams(PARAMS) };
   const fig = el('div', { class: 'fig story-network' });
   root.append(fig);
-  let manifest; let a;
+  let manifest; let originals; const grids = {};
+  const gridOf = async (proto) => {
+    grids[proto] ??= loadFigureArrays(FIGURE, PROTOCOL_ARRAYS[proto]).then((g) => Object.fromEntries(GRID.map((n, i) => [n, g[PROTOCOL_ARRAYS[proto][i]]])));
+    return grids[proto];
+  };
   try {
-    [manifest, a] = await Promise.all([getFigureData(FIGURE), loadFigureArrays(FIGURE, GRID_NAMES)]);
+    [[manifest, { originals }]] = await Promise.all([loadNetwork(['originals']), gridOf(state.proto)]);
   } catch (err) {
     showError(fig, err);
     return;
   }
+  let a = { originals, ...(await gridOf(state.proto)) };
   const side = manifest.dataset.image_side;
   const dim = side * side;
   const models = manifest.models;
+  const K = models.length;
   const threshold = manifest.attack.threshold;
-  const factor = magnification(a.adversarials.data, a.originals.data, dim);
-  // The weights (1.5 MB) are for the live check only: fetched once the detail panel is
+  const own = state.proto === 'own' ? a : { originals, ...(await gridOf('own')) };
+  const factor = magnification(own.adversarials.data, originals.data, dim);
+  // The weights (0.8 MB per network) are for the live check only: fetched once the detail panel is
   // on screen, not with the grid.
-  let weights = null;
+  const weights = {}; // k → promise of { W0, b0, W1, b1 }
+  const weightsOf = (k) => {
+    weights[k] ??= loadFigureArrays(FIGURE, weightNames(k)).then((w) => {
+      const [W0, b0, W1, b1] = weightNames(k).map((n) => w[n]);
+      return { W0, b0, W1, b1 };
+    });
+    return weights[k];
+  };
   let detailSeen = false;
 
-  const toolbar = el('div', { class: 'toolbar', role: 'group', 'aria-label': 'Which network' });
-  const netButtons = models.map((m, k) => {
-    const b = el('button', { type: 'button', 'data-net': String(k), 'aria-pressed': 'false' });
-    b.innerHTML = `${k === 0 ? 'Weak' : 'Strong'} weight decay <span class="unit">α = ${m.alpha}</span>`;
-    b.addEventListener('click', () => set({ net: k }));
-    return b;
-  });
+  alphaSlider(fig, manifest);
+  const toolbar = el('div', { class: 'toolbar', role: 'group', 'aria-label': 'What the grid shows' });
   const viewSelect = el('select', { 'aria-label': 'What the grid shows', 'data-control': 'view' });
   viewSelect.append(el('option', { value: 'adv', text: 'Adversarial images' }),
     el('option', { value: 'pert', text: `Perturbations, magnified ×${factor}` }));
   viewSelect.addEventListener('change', () => set({ view: viewSelect.value }));
-  toolbar.append(el('div', { class: 'segmented' }, ...netButtons), viewSelect);
+  const protoSelect = el('select', { 'aria-label': 'Attack protocol', 'data-control': 'protocol' });
+  protoSelect.append(el('option', { value: 'own', text: 'Attack the network’s own softmax' }),
+    el('option', { value: 'cal', text: `Calibrate first (median test score ${manifest.attack_calibrated.median_test_score}), as the original article` }));
+  protoSelect.addEventListener('change', async () => {
+    const proto = protoSelect.value;
+    try { a = { originals, ...(await gridOf(proto)) }; } catch (err) { showError(fig, err); return; }
+    set({ proto });
+  });
+  toolbar.append(protoSelect, viewSelect); // the view last: Tab goes from it into the grid
 
   const dl = el('dl', { class: 'readouts' });
-  const rAcc = readout(dl, 'test-accuracy', 'Test accuracy (10,000 images)');
+  const rAcc = readout(dl, 'test-accuracy', `Test accuracy (${manifest.counts.test.toLocaleString('en')} images)`);
+  const rTemp = readout(dl, 'temperature', 'Softmax temperature T');
   const rReached = readout(dl, 'reached', `Attacks reaching p ≥ ${threshold}`);
   const rMedian = readout(dl, 'median-l2', 'Median ‖δ‖₂ of those');
   const rNorm = readout(dl, 'weight-norm', 'Weight norm ‖W‖');
@@ -147,7 +171,8 @@ export async function mount(root) {
   detail.append(facts);
 
   const note = el('p', { class: 'fig-note' });
-  note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} MNIST training images (scikit-learn, ${manifest.architecture.epochs} epochs). Each row is one test image (the first of its digit that both networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for both networks (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
+  note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} ${manifest.dataset.name === 'mnist' ? 'MNIST' : '8×8 digits'} training images (scikit-learn, ${manifest.architecture.epochs} epochs), once for each of ${K} weight decays α from ${fmtAlpha(manifest.grid.alpha[0])} to ${fmtAlpha(manifest.grid.alpha[K - 1])}. Each row is one test image (the first of its digit that all ${K} networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The calibrated protocol first divides the scores by the temperature T at which the network's median test score is ${manifest.attack_calibrated.median_test_score}, then does the same. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for every network (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
+  const temperatureOf = (k) => (state.proto === 'cal' ? models[k].temperature : 1);
   fig.append(toolbar, dl, gridHelp, el('div', { class: 'net-layout' }, grid, detail), note);
 
   const at = (k, s, t) => ((k * 10 + s) * 10 + t);
@@ -161,13 +186,15 @@ export async function mount(root) {
   let liveToken = 0;
 
   function render() {
-    const k = state.net;
+    const k = currentNet(K);
     const m = models[k];
-    netButtons.forEach((b, i) => b.setAttribute('aria-pressed', String(i === k)));
+    const summary = state.proto === 'cal' ? m.attack_calibrated : m.attack;
     viewSelect.value = state.view;
+    protoSelect.value = state.proto;
     rAcc.set(m.test_accuracy, fmt.pct(m.test_accuracy));
-    rReached.set(m.attacks_reached, `${m.attacks_reached} / ${m.attacks}`);
-    rMedian.set(m.median_l2_reached ?? '', m.median_l2_reached === null ? 'n/a' : m.median_l2_reached.toFixed(2));
+    rTemp.set(temperatureOf(k), temperatureOf(k) === 1 ? '1 (own softmax)' : temperatureOf(k).toPrecision(3));
+    rReached.set(summary.attacks_reached, `${summary.attacks_reached} / ${summary.attacks}`);
+    rMedian.set(summary.median_l2_reached ?? '', summary.median_l2_reached === null ? 'n/a' : summary.median_l2_reached.toFixed(2));
     rNorm.set(m.weight_norm, m.weight_norm.toFixed(1));
     grid.dataset.net = String(k);
     for (const c of cells) {
@@ -190,7 +217,7 @@ export async function mount(root) {
   }
 
   function renderDetail() {
-    const k = state.net;
+    const k = currentNet(K);
     const [s, t] = state.cell.split('-').map(Number);
     const i = at(k, s, t);
     const reached = a.reached.data[i] === 1;
@@ -209,10 +236,11 @@ export async function mount(root) {
     rLive.set('', detailSeen ? 'computing…' : 'computed when in view');
     const mine = ++liveToken;
     if (!detailSeen) return;
-    weights ??= loadFigureArrays(FIGURE, WEIGHT_NAMES);
-    weights.then((w) => {
+    const temperature = temperatureOf(k);
+    const image = imageOf(k, s, t);
+    weightsOf(k).then((w) => {
       if (mine !== liveToken) return;
-      const probs = forward(imageOf(k, s, t), w, k);
+      const probs = forward(image, w, temperature);
       rLive.set(probs[t], `${(100 * probs[t]).toFixed(1)} %`);
     }).catch((err) => rLive.set('', `unavailable: ${err.message}`));
   }
@@ -220,8 +248,9 @@ export async function mount(root) {
   function set(patch) {
     Object.assign(state, patch);
     render();
-    writeParams('network', { net: state.net, view: state.view, cell: state.cell });
+    writeParams('network', { view: state.view, cell: state.cell, proto: state.proto === 'own' ? null : state.proto });
   }
+  onNetChange(() => render());
   render();
   new IntersectionObserver(([entry], observer) => {
     if (!entry.isIntersecting) return;

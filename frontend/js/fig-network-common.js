@@ -1,0 +1,130 @@
+// What the network figures share (bundle "network-mnist"): the data, the weight decay the
+// reader has chosen, and the slider that chooses it. One page holds one choice: every
+// network figure on it follows the same α, the way every SVM figure follows the same λ.
+// The choice is kept in the URL as `net` (the index of the network in the sweep).
+import { getFigureData, loadFigureArrays } from './data.js';
+import { el, showError } from './ui.js';
+import { ensureStoryCss } from './story.js';
+import { defineKeys, pageState, types } from './state.js';
+
+export const FIGURE = 'network-mnist';
+
+// The bundle's manifest and the named arrays. In the article, the first figure to load also
+// fills the last section's numbers (network-prose.js; embeds have no such prose).
+let prose = null;
+export function loadNetwork(names = []) {
+  const manifest = getFigureData(FIGURE);
+  if (!prose && document.querySelector('[data-net-fact]')) {
+    prose = Promise.all([manifest, import('./network-prose.js')])
+      .then(([m, mod]) => mod.fillNetworkProse(m))
+      .catch(() => {}); // the figure itself reports a failed load
+  }
+  return Promise.all([manifest, names.length ? loadFigureArrays(FIGURE, names) : {}]);
+}
+
+// The start of every sweep figure: its box in `root`, then the manifest, the named arrays
+// and plotly.js, all at once. Resolves to { fig, manifest, a, Plotly }, or to null after
+// saying in the figure's box what did not load.
+export async function openFigure(root, className, names, plotly) {
+  ensureStoryCss();
+  const fig = el('div', { class: `fig ${className}` });
+  root.append(fig);
+  try {
+    const [[manifest, a], Plotly] = await Promise.all([loadNetwork(names), plotly]);
+    return { fig, manifest, a, Plotly };
+  } catch (err) {
+    showError(fig, err);
+    return null;
+  }
+}
+
+// The shared choice is the store's `networkModel` (URL key `net`, a row of state.js's
+// table), so the URL, the embed snippets and every network figure follow one value. The
+// row is widened here from the two networks it was written for to the whole sweep, and
+// names every network figure (their embed snippets carry `net`).
+export const NETWORK_FIGURES = ['network', 'network-curves', 'network-filters', 'network-tilt', 'network-ce'];
+const NET = { key: 'net', field: 'networkModel', figures: NETWORK_FIGURES, ...types.int(0, 999) };
+defineKeys([NET]);
+{
+  // The store may have read the URL before this row was widened (net=5 refused then).
+  const { store } = pageState();
+  const asked = new URLSearchParams(location.search).get('net');
+  const value = asked === null ? undefined : NET.parse(asked);
+  if (value !== undefined && store.get().networkModel !== value) store.set({ networkModel: value });
+}
+
+export function currentNet(K) {
+  return Math.max(0, Math.min(pageState().store.get().networkModel ?? 0, K - 1));
+}
+
+export function onNetChange(listener) {
+  return pageState().store.subscribe((state, changed) => { if (changed.includes('networkModel')) listener(state.networkModel); });
+}
+
+export function setNet(k) {
+  pageState().store.set({ networkModel: k });
+}
+
+// α as a reader writes it: 10⁻⁴, 0.3, 30.
+const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+export function fmtAlpha(alpha) {
+  const power = Math.log10(alpha);
+  if (Math.abs(power - Math.round(power)) < 1e-9 && (power <= -3 || power >= 4)) {
+    return `10${String(Math.round(power)).replace(/./g, (c) => SUPERSCRIPT[c])}`;
+  }
+  return String(Number(alpha.toPrecision(3)));
+}
+
+let counter = 0;
+
+// The weight-decay slider: a native range input over the sweep's networks (keyboard, touch
+// and screen readers for free), following and setting the shared choice.
+export function alphaSlider(parent, manifest) {
+  const alphas = manifest.grid.alpha;
+  const id = `net-alpha-${++counter}`;
+  const wrap = el('div', { class: 'lambda-control net-alpha-control' });
+  const label = el('label', { for: id });
+  const input = el('input', { id, type: 'range', min: '0', max: String(alphas.length - 1), step: '1', 'data-control': 'net' });
+  const ticks = el('div', { class: 'net-alpha-ticks', 'aria-hidden': 'true' }, ...alphas.map((a, k) => {
+    const tick = el('span', { text: fmtAlpha(a) });
+    tick.style.left = `${(100 * k) / Math.max(1, alphas.length - 1)}%`;
+    return tick;
+  }));
+  wrap.append(label, input, ticks);
+  parent.append(wrap);
+  const show = (k) => {
+    input.value = String(k);
+    label.innerHTML = `Weight decay <span class="lambda-value">α = ${fmtAlpha(alphas[k])}</span>`;
+    const m = manifest.models[k];
+    input.setAttribute('aria-valuetext', `weight decay alpha = ${alphas[k]}, test error ${(100 * m.test_error).toFixed(1)} percent`);
+  };
+  input.addEventListener('input', () => { show(Number(input.value)); setNet(Number(input.value)); });
+  show(currentNet(alphas.length));
+  onNetChange((k) => show(Math.min(k, alphas.length - 1)));
+  return input;
+}
+
+// Quantiles of a numeric array (linear interpolation, as numpy's default).
+export function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+}
+
+// The values of row k of a (K, …) array.
+export function rowOf(array, k) {
+  const width = array.data.length / array.shape[0];
+  return array.data.subarray(k * width, (k + 1) * width);
+}
+
+// Off-diagonal, reached entries of a (K, 10, 10) array for network k.
+export function reachedValues(values, reached, k) {
+  const out = [];
+  for (let s = 0; s < 10; s++) for (let t = 0; t < 10; t++) {
+    const i = (k * 10 + s) * 10 + t;
+    if (s !== t && reached.data[i] === 1) out.push(values.data[i]);
+  }
+  return out;
+}
