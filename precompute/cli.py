@@ -33,14 +33,14 @@ def parse_grid(text: str) -> np.ndarray:
         values = np.array([float(p) for p in text.split(",") if p.strip()], dtype=float)
     except ValueError:
         raise TiltingError(
-            f"--log-lambda {text!r} is not START:STOP:STEP (e.g. -6:2:0.1) nor a comma-separated list."
+            f"--log10-lambda {text!r} is not START:STOP:STEP (e.g. -6:2:0.1) nor a comma-separated list."
         ) from None
     if len(values) == 0:
-        raise TiltingError("--log-lambda gives an empty grid.")
+        raise TiltingError("--log10-lambda gives an empty grid.")
     if not np.isfinite(values).all():
-        raise TiltingError("--log-lambda values must be finite numbers.")
+        raise TiltingError("--log10-lambda values must be finite numbers.")
     if len(np.unique(values)) != len(values) or (np.diff(values) <= 0).any():
-        raise TiltingError("--log-lambda values must be distinct and increasing.")
+        raise TiltingError("--log10-lambda values must be distinct and increasing.")
     return values
 
 
@@ -112,20 +112,22 @@ def cmd_precompute(args) -> int:
         return cmd_precompute_network(args)
     if args.toy:
         return cmd_precompute_toy(args)
-    if args.all_pairs:
+    if args.all_pairs or args.pairs is not None:
         return cmd_precompute_all_pairs(args)
+    if args.jobs is not None or args.scheduler is not None:
+        raise TiltingError("--jobs and --scheduler go with --all-pairs or --pairs, not with one --pair.")
     precompute_pair(
-        *args.pair, per_class=args.per_class, log_lambda=args.log_lambda,
+        *(args.pair or DEFAULT_PAIR), per_class=args.per_class, log_lambda=args.log10_lambda,
         mnist_dir=args.mnist_dir, out=args.out, quiet=args.quiet,
     )
     return 0
 
 
-def load_dataset(mnist_dir):
-    """MNIST (or the fallback, announced loudly on stderr) for a build."""
+def load_dataset(mnist_dir, classes=None):
+    """MNIST (or the fallback, announced loudly on stderr) for a build; ``classes``: only those digits."""
     from precompute.data import load_digits_dataset
 
-    digits = load_digits_dataset(mnist_dir)
+    digits = load_digits_dataset(mnist_dir, classes)
     if digits.notice:
         print(f"\n*** NOTICE: {digits.notice} ***\n", file=sys.stderr)
     return digits
@@ -145,13 +147,13 @@ def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, 
 
     check_pair(digit_i, digit_j)
     log_lambdas = parse_grid(log_lambda)
-    digits = load_dataset(mnist_dir)
+    digits = load_dataset(mnist_dir, classes=(digit_i, digit_j))  # only the pair's images
     exp_id = experiment_id(digits.name, digit_i, digit_j, per_class)
 
     bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=quiet)
 
-    def progress(k, lam):
-        bar.set_postfix_str(f"log10 λ = {np.log10(lam):+.1f}")
+    def progress(k, log10_lambda):
+        bar.set_postfix_str(f"log10 λ = {log10_lambda:+.1f}")
         bar.update(1)
 
     manifest, arrays = build_experiment(
@@ -166,30 +168,49 @@ def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, 
 
 
 def cmd_precompute_network(args) -> int:
-    """Train the two networks, attack, and write the ``network-mnist`` bundle."""
+    """Train the weight-decay sweep, attack, measure the local tilt, write the ``network-mnist`` bundle."""
+    import time
+
     from tqdm import tqdm
 
     from precompute.artifacts import write_bundle
-    from precompute.network import ARCHITECTURE, DEFAULT_ALPHAS, EXPERIMENT_ID, build_network_experiment
+    from precompute.network import ARCHITECTURE, EXPERIMENT_ID, SWEEP, build_network_experiment
 
     digits = load_dataset(args.mnist_dir)
     epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])[1]
-    # One tick per training epoch and one per network's 90 attacks.
-    bar = tqdm(total=len(DEFAULT_ALPHAS) * (epochs + 1), desc="network", unit="step", disable=args.quiet)
+    alphas = SWEEP.get(digits.name, SWEEP["mnist"])
+    bars = {}
 
-    def progress(label):
-        bar.set_postfix_str(label)
-        bar.update(1)
+    def progress(k, label):
+        # One bar per network's training (a tick per epoch), then one for the attacks and
+        # measurements of all networks (a tick per network).
+        key = "measure" if k is None else k
+        if key not in bars:
+            for bar in bars.values():
+                bar.close()
+            desc = "attacks, local tilt" if k is None else f"network {k + 1}/{len(alphas)} α={alphas[k]:g}"
+            bars[key] = tqdm(total=len(alphas) if k is None else epochs, desc=desc, unit="network" if k is None
+                             else "epoch", disable=args.quiet)
+        bars[key].set_postfix_str(label)
+        bars[key].update(1)
 
-    manifest, arrays = build_network_experiment(digits, progress=progress)
-    bar.close()
+    cpu = time.process_time()
+    manifest, arrays = build_network_experiment(digits, alphas, progress=progress)
+    for bar in bars.values():
+        bar.close()
     path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
-    for m in manifest["models"]:
-        median = "n/a" if m["median_l2_reached"] is None else f"{m['median_l2_reached']:.3f}"
-        print(f"alpha {m['alpha']:g}: test accuracy {m['test_accuracy']:.4f}, "
-              f"{m['attacks_reached']}/{m['attacks']} attacks reached p ≥ {manifest['attack']['threshold']}, "
-              f"median L2 of those {median}")
-    print(f"Wrote {path}.")
+    if not args.quiet:
+        head = (f"{'alpha':>7} {'test err':>8} {'reached':>7} {'median L2':>9} {'T':>6} {'cal. L2':>8} "
+                f"{'tilt (°)':>8} {'IQR':>11}")
+        print(head + "\n" + "-" * len(head))
+        for m in manifest["models"]:
+            a, c, t = m["attack"], m["attack_calibrated"], m["tilt"]
+            show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+            print(f"{m['alpha']:>7g} {m['test_error']:>8.4f} {a['attacks_reached']:>3}/{a['attacks']:<3} "
+                  f"{show(a['median_l2_reached']):>9} {m['temperature']:>6.2f} {show(c['median_l2_reached']):>8} "
+                  f"{t['median_angle_sample']:>8.1f} {t['q25_angle_sample']:>5.1f}-{t['q75_angle_sample']:<5.1f}")
+    print(f"Wrote {path} ({len(alphas)} networks; {manifest['build_seconds']:.0f} s wall, "
+          f"{time.process_time() - cpu:.0f} s CPU in this process).")
     return 0
 
 
@@ -206,27 +227,76 @@ def cmd_precompute_toy(args) -> int:
 
 
 def cmd_precompute_all_pairs(args) -> int:
-    from tqdm import tqdm
+    """``--all-pairs`` or ``--pairs I-J,…``: each bundle written here as it lands, one line per pair."""
+    import contextlib
 
-    from precompute.pairs import ALL_PAIRS, build_pairs
+    from precompute.pairs import ALL_PAIRS, connect, digits_of, parse_pairs
 
-    log_lambdas = parse_grid(args.log_lambda)
-    bar = tqdm(total=len(ALL_PAIRS), desc="all pairs", unit="pair", disable=args.quiet)
+    if args.all_pairs and args.pairs is not None:
+        raise TiltingError("Give --all-pairs or --pairs, not both.")
+    if args.pair is not None:
+        raise TiltingError("Give --pair or --pairs/--all-pairs, not both.")
+    if args.jobs is not None and args.jobs == 0:
+        raise TiltingError("--jobs must be a number of processes (or -1 for one per core), not 0.")
+    if args.worker_timeout is not None and not args.worker_timeout > 0:
+        raise TiltingError("--worker-timeout must be a positive number of seconds.")
+    pairs = ALL_PAIRS if args.all_pairs else parse_pairs(args.pairs)
+    log10_lambda = parse_grid(args.log10_lambda)
+    # The cluster first (a wrong address fails before any work), then the data, read here once
+    # (only the digits the pairs use): each task carries only its two digits' images.
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(connect(args.scheduler)) if args.scheduler else None
+        if cluster is not None:
+            _quiet_dask_logs()  # what goes wrong is said in our own sentences, once
+        digits = load_dataset(args.mnist_dir, digits_of(pairs))
+        return _build_pairs_reporting(args, pairs, log10_lambda, digits, cluster)
+
+
+def _quiet_dask_logs() -> None:
+    import logging
+
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _build_pairs_reporting(args, pairs, log10_lambda, digits, cluster) -> int:
+    import time
+
+    from precompute.pairs import build_pairs
+
+    where = f"the Dask cluster at {args.scheduler}" if args.scheduler else "this machine"
+    print(f"Building {len(pairs)} pair{'s' if len(pairs) != 1 else ''} on {where} into {args.out}.", flush=True)
+    started = time.perf_counter()
+    settled = []
 
     def progress(result):
-        bar.set_postfix_str(f"{result.pair[0]}-{result.pair[1]} {result.status}")
-        bar.update(1)
+        settled.append(result)
+        name = result.experiment_id or f"pair {result.pair[0]}-{result.pair[1]}"
+        line = f"[{len(settled)}/{len(pairs)}] {name} {result.status}"
+        if result.status == "built":
+            line += f" in {result.seconds:.1f} s"
+        elif result.status == "failed":
+            line += f": {result.message}"
+        if not args.quiet or result.status == "failed":
+            print(line, file=sys.stderr if result.status == "failed" else sys.stdout, flush=True)
 
-    results = build_pairs(
-        args.out, log_lambdas, per_class=args.per_class, mnist_dir=args.mnist_dir,
-        n_jobs=args.jobs, scheduler=args.scheduler, progress=progress,
-    )
-    bar.close()
+    try:
+        results = build_pairs(
+            args.out, log10_lambda, per_class=args.per_class, pairs=pairs, n_jobs=args.jobs or -1,
+            scheduler=cluster, progress=progress, digits=digits, worker_timeout=args.worker_timeout,
+        )
+    except KeyboardInterrupt:
+        built = sum(r.status == "built" for r in settled)
+        print(f"tilting: interrupted; the work left was cancelled and nothing more is written "
+              f"({built} bundle{'s' if built != 1 else ''} written before, each complete).", file=sys.stderr)
+        return 130
     counts = {s: sum(r.status == s for r in results) for s in ("built", "skipped", "failed")}
-    for r in results:
-        if r.status == "failed":
-            print(f"pair {r.pair[0]}-{r.pair[1]} failed: {r.message}", file=sys.stderr)
-    print(f"{counts['built']} built, {counts['skipped']} already valid, {counts['failed']} failed, in {args.out}.")
+    print(f"{counts['built']} built, {counts['skipped']} already valid, {counts['failed']} failed, "
+          f"in {args.out} ({time.perf_counter() - started:.0f} s).")
+    if counts["failed"]:
+        failed = ", ".join(f"{r.pair[0]}-{r.pair[1]}" for r in results if r.status == "failed")
+        print(f"tilting: error: failed: {failed} (reasons above); rerun to retry only those.", file=sys.stderr)
     return 1 if counts["failed"] else 0
 
 
@@ -243,6 +313,10 @@ def summary_table(models, every: int = 5) -> str:
             f"{m['log10_lambda']:>8.1f} {m['theta_deg']:>8.2f} {m['d_adv']:>8.4f} "
             f"{m['train_error']:>9.4f} {m['test_error']:>9.4f} {m['relative_gap']:>9.1e}"
         )
+    # The table shows every 5th model; the certificate is about all of them.
+    worst = max(models, key=lambda m: m["relative_gap"])
+    rows.append(f"all {len(models)} models certified; the worst relative duality gap is "
+                f"{worst['relative_gap']:.1e} (log10 λ = {worst['log10_lambda']:g}).")
     return "\n".join(rows)
 
 
@@ -317,27 +391,35 @@ def build_parser() -> argparse.ArgumentParser:
         "tilting geometry, and write the bundle to OUT/<dataset>-<I>-<J>/ (replacing an older "
         "one atomically). Example: tilting precompute --pair 2 3",
     )
-    p.add_argument("--pair", nargs=2, type=int, default=[2, 3], metavar=("I", "J"),
-                   help="the two digits; I gets label −1, J label +1 (default: 2 3)")
+    p.add_argument("--pair", nargs=2, type=int, metavar=("I", "J"),
+                   help="the two digits; I gets label −1, J label +1; the bundle is OUT/mnist-I-J (default: 2 3)")
     p.add_argument("--per-class", type=parse_per_class, default=3000, metavar="N|all",
                    help="training images per digit, the first ones in file order (default: 3000)")
-    p.add_argument("--log-lambda", default=DEFAULT_GRID, metavar="START:STOP:STEP",
-                   help="log10 λ grid, inclusive, or a comma-separated list (default: -6:2:0.1, 81 models)")
+    p.add_argument("--log10-lambda", "--log-lambda", dest="log10_lambda", default=DEFAULT_GRID,
+                   metavar="START:STOP:STEP",
+                   help="log10 λ grid, inclusive, or a comma-separated list (default: -6:2:0.1, 81 models); "
+                   "--log-lambda is an older name for it")
     p.add_argument("--mnist-dir", metavar="DIR",
                    help="folder with the four MNIST IDX files (default: $TILTING_MNIST_DIR, then the user cache)")
     p.add_argument("--out", default=default_artifacts_dir(), metavar="DIR",
                    help="artifacts folder (default: $TILTING_ARTIFACTS or ./artifacts)")
     p.add_argument("--all-pairs", action="store_true",
-                   help="build all 45 digit pairs in parallel (--pair is then ignored); "
-                   "bundles that are already valid for this grid are skipped")
-    p.add_argument("--jobs", type=int, default=-1, metavar="N",
-                   help="with --all-pairs: parallel workers on this machine (default: one per core)")
+                   help="build all 45 digit pairs I < J in parallel, each bundle written as it lands; "
+                   "bundles already valid for this grid and --per-class are kept, so a stopped run resumes")
+    p.add_argument("--pairs", metavar="I-J,…",
+                   help="like --all-pairs, for the pairs listed, e.g. 2-3,4-9 (I gets label −1)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="with --all-pairs/--pairs: processes on this machine (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="with --all-pairs: run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
-                   "its workers must see the same MNIST folder and --out")
+                   help="with --all-pairs/--pairs: run on the Dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+                   "this process reads MNIST and writes every bundle into --out, its workers need only "
+                   "this package")
+    p.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: give up when the cluster has had no worker this long (default: 60)")
     p.add_argument("--network", action="store_true",
-                   help="instead of an SVM pair: train the small network at two weight decays on all of "
-                   "MNIST, attack one test image per digit towards every digit, write OUT/network-mnist/")
+                   help="instead of an SVM pair: train the small network at a sweep of weight decays on all "
+                   "of MNIST, attack one test image per digit towards every digit, measure its local tilt, "
+                   "write OUT/network-mnist/")
     p.add_argument("--toy", action="store_true",
                    help="instead of an SVM pair: solve the toy problem's SVM path, write OUT/toy/")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
@@ -383,11 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _join_negative_values(argv):
-    """Let ``--log-lambda -6:2:0.1`` work: argparse takes '-6:…' for an option."""
+    """Let ``--log10-lambda -6:2:0.1`` work: argparse takes '-6:…' for an option."""
     out = list(argv)
     for i, arg in enumerate(out[:-1]):
-        if arg == "--log-lambda" and out[i + 1].startswith("-"):
-            out[i : i + 2] = [f"--log-lambda={out[i + 1]}"]
+        if arg in ("--log10-lambda", "--log-lambda") and out[i + 1].startswith("-"):
+            out[i : i + 2] = [f"{arg}={out[i + 1]}"]
             break
     return out
 
