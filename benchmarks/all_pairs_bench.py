@@ -24,7 +24,7 @@ from sklearn.svm import SVC
 from benchmarks.common import load_average, machine, mnist_dir, stamp
 from precompute.data import load_mnist, select_pair
 from precompute.pairs import ALL_PAIRS, build_pairs
-from precompute.solver import lambda_grid
+from precompute.solver import log10_lambda_grid
 
 
 def cpu_seconds() -> float:
@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=-1, help="joblib processes (default: one per core)")
     parser.add_argument("--svc-lambdas", default="-2", help="log10 λ values for the SVC baseline, comma-separated")
     args = parser.parse_args()
-    grid = lambda_grid()
+    grid = log10_lambda_grid()
     out = args.out or tempfile.mkdtemp(prefix="all-pairs-")
     digits = load_mnist(mnist_dir())
 

@@ -212,10 +212,11 @@ def start_uvicorn(artifacts: Path, workers: int, code: Path = ROOT) -> tuple[sub
 
 
 def build_bundle(tmp: Path) -> Path:
-    from precompute.cli import DEFAULT_GRID, precompute_pair
+    from precompute.cli import precompute_pair
+    from precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PER_CLASS
 
     artifacts = tmp / "artifacts"
-    precompute_pair(2, 3, per_class=3000, log_lambda=DEFAULT_GRID, mnist_dir=mnist_dir(),
+    precompute_pair(2, 3, per_class=DEFAULT_PER_CLASS, log10_lambda=DEFAULT_LOG10_LAMBDA_GRID, mnist_dir=mnist_dir(),
                     out=artifacts, quiet=True)
     return artifacts
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PAIR, DEFAULT_PER_CLASS
 from precompute.errors import TiltingError
 
 DEFAULT_ARTIFACTS = "artifacts"
-DEFAULT_GRID = "-6:2:0.1"
 
 
 def default_artifacts_dir() -> str:
@@ -21,7 +21,7 @@ def default_artifacts_dir() -> str:
 
 def parse_grid(text: str) -> np.ndarray:
     """``start:stop:step`` (inclusive) or a comma-separated list of log10 λ."""
-    from precompute.solver import lambda_grid
+    from precompute.solver import log10_lambda_grid
 
     text = text.strip()
     try:
@@ -29,7 +29,7 @@ def parse_grid(text: str) -> np.ndarray:
             parts = text.split(":")
             if len(parts) != 3:
                 raise ValueError
-            return lambda_grid(*(float(p) for p in parts))
+            return log10_lambda_grid(*(float(p) for p in parts))
         values = np.array([float(p) for p in text.split(",") if p.strip()], dtype=float)
     except ValueError:
         raise TiltingError(
@@ -117,7 +117,7 @@ def cmd_precompute(args) -> int:
     if args.jobs is not None or args.scheduler is not None:
         raise TiltingError("--jobs and --scheduler go with --all-pairs or --pairs, not with one --pair.")
     precompute_pair(
-        *(args.pair or DEFAULT_PAIR), per_class=args.per_class, log_lambda=args.log10_lambda,
+        *(args.pair or DEFAULT_PAIR), per_class=args.per_class, log10_lambda=args.log10_lambda,
         mnist_dir=args.mnist_dir, out=args.out, quiet=args.quiet,
     )
     return 0
@@ -133,7 +133,7 @@ def load_dataset(mnist_dir, classes=None):
     return digits
 
 
-def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, quiet=False) -> Path:
+def precompute_pair(digit_i, digit_j, *, per_class, log10_lambda, mnist_dir, out, quiet=False) -> Path:
     """Build one digit pair's bundle with a progress bar; the path of the bundle written.
 
     Shared by ``tilting precompute`` and ``tilting serve`` (which builds the
@@ -146,18 +146,18 @@ def precompute_pair(digit_i, digit_j, *, per_class, log_lambda, mnist_dir, out, 
     from precompute.experiment import build_experiment, experiment_id
 
     check_pair(digit_i, digit_j)
-    log_lambdas = parse_grid(log_lambda)
+    log10_lambdas = parse_grid(log10_lambda)
     digits = load_dataset(mnist_dir, classes=(digit_i, digit_j))  # only the pair's images
     exp_id = experiment_id(digits.name, digit_i, digit_j, per_class)
 
-    bar = tqdm(total=len(log_lambdas), desc=f"{exp_id}: solving", unit="model", disable=quiet)
+    bar = tqdm(total=len(log10_lambdas), desc=f"{exp_id}: solving", unit="model", disable=quiet)
 
     def progress(k, log10_lambda):
         bar.set_postfix_str(f"log10 λ = {log10_lambda:+.1f}")
         bar.update(1)
 
     manifest, arrays = build_experiment(
-        digits, digit_i, digit_j, log_lambdas, per_class=per_class, progress=progress
+        digits, digit_i, digit_j, log10_lambdas, per_class=per_class, progress=progress
     )
     bar.close()
     path = write_bundle(out, exp_id, manifest, arrays)
@@ -340,22 +340,18 @@ def cmd_fetch_mnist(args) -> int:
     return 0
 
 
-DEFAULT_PAIR = (2, 3)
-
-
 def ensure_default_bundle(artifacts: Path, mnist_dir: str | None) -> None:
     """Build the default pair when ``artifacts`` holds no bundle, so `tilting serve` alone works.
 
     A broken entry counts as a bundle: it is reported by the server, never replaced by other data.
     """
     from precompute.artifacts import list_bundles
-    from precompute.experiment import DEFAULT_PER_CLASS
 
     if list_bundles(artifacts):
         return
     print(f"No bundle in {artifacts}: building the default experiment (digits "
           f"{DEFAULT_PAIR[0]} vs {DEFAULT_PAIR[1]}) first.", file=sys.stderr)
-    precompute_pair(*DEFAULT_PAIR, per_class=DEFAULT_PER_CLASS, log_lambda=DEFAULT_GRID,
+    precompute_pair(*DEFAULT_PAIR, per_class=DEFAULT_PER_CLASS, log10_lambda=DEFAULT_LOG10_LAMBDA_GRID,
                     mnist_dir=mnist_dir, out=artifacts)
 
 
@@ -393,9 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pair", nargs=2, type=int, metavar=("I", "J"),
                    help="the two digits; I gets label −1, J label +1; the bundle is OUT/mnist-I-J (default: 2 3)")
-    p.add_argument("--per-class", type=parse_per_class, default=3000, metavar="N|all",
+    p.add_argument("--per-class", type=parse_per_class, default=DEFAULT_PER_CLASS, metavar="N|all",
                    help="training images per digit, the first ones in file order (default: 3000)")
-    p.add_argument("--log10-lambda", "--log-lambda", dest="log10_lambda", default=DEFAULT_GRID,
+    p.add_argument("--log10-lambda", "--log-lambda", dest="log10_lambda", default=DEFAULT_LOG10_LAMBDA_GRID,
                    metavar="START:STOP:STEP",
                    help="log10 λ grid, inclusive, or a comma-separated list (default: -6:2:0.1, 81 models); "
                    "--log-lambda is an older name for it")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from precompute.defaults import DEFAULT_PER_CLASS
 from precompute.errors import TiltingError
 from precompute.files import sha256_file
 
@@ -300,7 +301,7 @@ def check_pair(digit_i: int, digit_j: int) -> None:
         raise DataError(f"The two digits must differ (got {digit_i} and {digit_j}).")
 
 
-def select_pair(digits: Digits, digit_i: int, digit_j: int, per_class: int | None = 3000) -> PairData:
+def select_pair(digits: Digits, digit_i: int, digit_j: int, per_class: int | None = DEFAULT_PER_CLASS) -> PairData:
     """The first ``per_class`` training images of each digit, in file order, and
     every test image of both.
 

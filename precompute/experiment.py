@@ -11,10 +11,10 @@ import numpy as np
 
 from precompute import geometry as geo
 from precompute.data import Digits, PairData, select_pair
+from precompute.defaults import DEFAULT_PER_CLASS
 from precompute.errors import TiltingError
 from precompute.solver import SVMPath, UncertifiedModelWarning, svm_path
 
-DEFAULT_PER_CLASS = 3000
 TARGET_RELATIVE_GAP = 1e-9
 HISTOGRAM_BINS = 60
 GALLERY_PER_CLASS = 12

@@ -27,6 +27,7 @@ import numpy as np
 
 from precompute.artifacts import BundleError, read_bundle, write_bundle
 from precompute.data import Digits, check_pair, load_digits_dataset
+from precompute.defaults import DEFAULT_PER_CLASS
 from precompute.errors import TiltingError
 from precompute.experiment import build_experiment, experiment_id
 
@@ -206,7 +207,7 @@ def build_pair(pair, out, log10_lambda, per_class, mnist_dir=None, force=False, 
 def build_pairs(
     out,
     log10_lambda,
-    per_class=3000,
+    per_class=DEFAULT_PER_CLASS,
     pairs=ALL_PAIRS,
     mnist_dir=None,
     n_jobs=-1,

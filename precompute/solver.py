@@ -257,8 +257,8 @@ def primal_objective(X, y, w, b, lam):
     return float(np.maximum(0.0, 1.0 - margins).mean() + lam * (w @ w))
 
 
-def lambda_grid(start=-6.0, stop=2.0, step=0.1):
-    """λ = 10^α for α = start, start + step, …, stop (inclusive)."""
+def log10_lambda_grid(start=-6.0, stop=2.0, step=0.1):
+    """The exponents log10 λ = start, start + step, …, stop (inclusive), rounded to 10 decimals."""
     if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(step)):
         raise SolverError("The λ grid needs finite numbers.")
     if step <= 0:

@@ -49,7 +49,7 @@ DEFAULT_SEED = 0
 # boundary), right level 0.1, label J.
 MISLABELLED = (-0.15, 0.1)
 # log10 λ for h = 1, 81 values; ``train_toy`` multiplies λ by h².
-DEFAULT_LOG_LAMBDA = np.round(np.arange(-7.0, 1.0001, 0.1), 10)
+DEFAULT_LOG10_LAMBDAS = np.round(np.arange(-7.0, 1.0001, 0.1), 10)
 
 
 class ToyError(TiltingError):
@@ -153,18 +153,18 @@ def toy_training_set(h=DEFAULT_H, n_per_class=DEFAULT_PER_CLASS, seed=DEFAULT_SE
     return toy_images(left, h, right), y, np.column_stack([left, right])
 
 
-def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_PER_CLASS, seed=DEFAULT_SEED):
+def train_toy(h=DEFAULT_H, log10_lambdas=DEFAULT_LOG10_LAMBDAS, n_per_class=DEFAULT_PER_CLASS, seed=DEFAULT_SEED):
     """Train the exact SVM path on the toy data and measure the tilt.
 
     Images at height h are h times those at h = 1 in the (e₁, e₂) plane, so
     the solution at λ·h² is the h = 1 solution scaled by 1/h: the same
-    boundary. We therefore use λ = 10^log_lambdas · h², which makes θ per grid
+    boundary. We therefore use λ = 10^log10_lambdas · h², which makes θ per grid
     point independent of the dimension.
 
     Parameters
     ----------
     h : int
-    log_lambdas : array-like
+    log10_lambdas : array-like
         log10 λ at h = 1, ascending.
     n_per_class : int
     seed : int
@@ -180,9 +180,9 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
         bool, ``train_error`` (k,), ``relative_gap`` (k,).
     """
     h = _check_h(h)
-    log_lambdas = np.asarray(log_lambdas, dtype=np.float64)
+    log10_lambdas = np.asarray(log10_lambdas, dtype=np.float64)
     X, y, levels = toy_training_set(h, n_per_class, seed)
-    lambdas = 10.0**log_lambdas * h**2
+    lambdas = 10.0**log10_lambdas * h**2
     path = svm_path(X, y, np.log10(lambdas))
     W, B = path.weights, path.intercepts
     plane_w = plane_coordinates(W, h)
@@ -205,7 +205,7 @@ def train_toy(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_P
     }
 
 
-def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_class=DEFAULT_PER_CLASS,
+def build_toy_experiment(h=DEFAULT_H, log10_lambdas=DEFAULT_LOG10_LAMBDAS, n_per_class=DEFAULT_PER_CLASS,
                          seed=DEFAULT_SEED):
     """Bundle contents for the toy figures: the trained path in the (e₁, e₂) plane.
 
@@ -215,14 +215,14 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
     arrays : dict of str to ndarray
     """
     started = time.time()
-    log_lambdas = np.asarray(log_lambdas, dtype=np.float64)
-    r = train_toy(h, log_lambdas, n_per_class, seed)
+    log10_lambdas = np.asarray(log10_lambdas, dtype=np.float64)
+    r = train_toy(h, log10_lambdas, n_per_class, seed)
     w_norm = np.linalg.norm(r["weights"], axis=1)
     z_tilt = float(np.degrees(np.arctan2(r["z_hat_plane"][1], r["z_hat_plane"][0])))
     models = [
         {
             "k": k,
-            "log10_lambda": float(log_lambdas[k]),
+            "log10_lambda": float(log10_lambdas[k]),
             "lambda": float(r["lambdas"][k]),
             "theta": float(r["theta"][k]),
             "theta_deg": float(np.degrees(r["theta"][k])),
@@ -232,7 +232,7 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
             "train_error": float(r["train_error"][k]),
             "relative_gap": float(r["relative_gap"][k]),
         }
-        for k in range(len(log_lambdas))
+        for k in range(len(log10_lambdas))
     ]
     manifest = {
         "kind": "toy",
@@ -249,7 +249,7 @@ def build_toy_experiment(h=DEFAULT_H, log_lambdas=DEFAULT_LOG_LAMBDA, n_per_clas
         },
         "digits": ["I", "J"],
         "counts": {"train": int(len(r["y"])), "per_class": int(n_per_class), "features": int(2 * h * h)},
-        "grid": {"log10_lambda": [float(a) for a in log_lambdas], "size": int(len(log_lambdas)),
+        "grid": {"log10_lambda": [float(a) for a in log10_lambdas], "size": int(len(log10_lambdas)),
                  "lambda_scale": f"λ = 10^log10_lambda · h² (h = {h}), so the angles do not depend on h"},
         "loss": "L(w, b) = (1/n) Σ max(0, 1 − y(w·x + b)) + λ‖w‖²; bias not regularised",
         "mislabelled": {"index": int(len(r["y"]) - 1), "left_level": MISLABELLED[0],

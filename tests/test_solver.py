@@ -7,7 +7,7 @@ from sklearn.svm import SVC
 from precompute.solver import (
     SolverError,
     UncertifiedModelWarning,
-    lambda_grid,
+    log10_lambda_grid,
     optimal_intercept,
     primal_objective,
     svm_path,
@@ -173,7 +173,7 @@ def test_mnist_path_matches_svc_across_the_grid(mnist):
 
 
 def test_lambda_grid_default_has_81_values():
-    grid = lambda_grid()
+    grid = log10_lambda_grid()
     assert len(grid) == 81 and grid[0] == -6.0 and grid[-1] == 2.0
     assert np.allclose(np.diff(grid), 0.1)
 
@@ -184,7 +184,7 @@ def test_lambda_grid_default_has_81_values():
 )
 def test_bad_grids(args, message):
     with pytest.raises(SolverError, match=message):
-        lambda_grid(*args)
+        log10_lambda_grid(*args)
 
 
 def test_bad_inputs():
