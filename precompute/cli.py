@@ -178,7 +178,7 @@ def cmd_precompute_network(args) -> int:
 
     digits = load_dataset(args.mnist_dir)
     epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])[1]
-    alphas = SWEEP.get(digits.name, SWEEP["mnist"])
+    weight_decays = SWEEP.get(digits.name, SWEEP["mnist"])
     bars = {}
 
     def progress(k, label):
@@ -188,28 +188,28 @@ def cmd_precompute_network(args) -> int:
         if key not in bars:
             for bar in bars.values():
                 bar.close()
-            desc = "attacks, local tilt" if k is None else f"network {k + 1}/{len(alphas)} α={alphas[k]:g}"
-            bars[key] = tqdm(total=len(alphas) if k is None else epochs, desc=desc, unit="network" if k is None
+            desc = "attacks, local tilt" if k is None else f"network {k + 1}/{len(weight_decays)} α={weight_decays[k]:g}"
+            bars[key] = tqdm(total=len(weight_decays) if k is None else epochs, desc=desc, unit="network" if k is None
                              else "epoch", disable=args.quiet)
         bars[key].set_postfix_str(label)
         bars[key].update(1)
 
     cpu = time.process_time()
-    manifest, arrays = build_network_experiment(digits, alphas, progress=progress)
+    manifest, arrays = build_network_experiment(digits, weight_decays, progress=progress)
     for bar in bars.values():
         bar.close()
     path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
     if not args.quiet:
-        head = (f"{'alpha':>7} {'test err':>8} {'reached':>7} {'median L2':>9} {'T':>6} {'cal. L2':>8} "
+        head = (f"{'decay':>7} {'test err':>8} {'reached':>7} {'median L2':>9} {'T':>6} {'cal. L2':>8} "
                 f"{'tilt (°)':>8} {'IQR':>11}")
         print(head + "\n" + "-" * len(head))
         for m in manifest["models"]:
             a, c, t = m["attack"], m["attack_calibrated"], m["tilt"]
             show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-            print(f"{m['alpha']:>7g} {m['test_error']:>8.4f} {a['attacks_reached']:>3}/{a['attacks']:<3} "
+            print(f"{m['weight_decay']:>7g} {m['test_error']:>8.4f} {a['attacks_reached']:>3}/{a['attacks']:<3} "
                   f"{show(a['median_l2_reached']):>9} {m['temperature']:>6.2f} {show(c['median_l2_reached']):>8} "
                   f"{t['median_angle_sample']:>8.1f} {t['q25_angle_sample']:>5.1f}-{t['q75_angle_sample']:<5.1f}")
-    print(f"Wrote {path} ({len(alphas)} networks; {manifest['build_seconds']:.0f} s wall, "
+    print(f"Wrote {path} ({len(weight_decays)} networks; {manifest['build_seconds']:.0f} s wall, "
           f"{time.process_time() - cpu:.0f} s CPU in this process).")
     return 0
 

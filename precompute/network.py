@@ -72,7 +72,7 @@ class NetworkError(TiltingError):
     """A network experiment was asked for in a way that cannot work."""
 
 
-def train_network(X, y, alpha, hidden=128, epochs=12, seed=DEFAULT_SEED, on_epoch=None):
+def train_network(X, y, weight_decay, hidden=128, epochs=12, seed=DEFAULT_SEED, on_epoch=None):
     """Train a one-hidden-layer ReLU network with Adam for a fixed number of epochs.
 
     ``partial_fit`` is called once per epoch so that a progress bar can follow
@@ -86,7 +86,7 @@ def train_network(X, y, alpha, hidden=128, epochs=12, seed=DEFAULT_SEED, on_epoc
         Pixels in [0, 1].
     y : ndarray of shape (n_samples,)
         Digits 0..9 (all ten must occur).
-    alpha : float
+    weight_decay : float
         L2 weight decay.
     hidden : int
         Hidden ReLU units.
@@ -111,7 +111,7 @@ def train_network(X, y, alpha, hidden=128, epochs=12, seed=DEFAULT_SEED, on_epoc
         hidden_layer_sizes=(hidden,),
         activation="relu",
         solver="adam",
-        alpha=alpha,
+        alpha=weight_decay,  # scikit-learn's name for the L2 weight decay
         max_iter=1,  # one epoch per partial_fit call
         shuffle=True,
         random_state=np.random.RandomState(seed),
@@ -336,7 +336,7 @@ def attack_grid(originals, coefs, intercepts, **attack_options):
 
 
 def build_network_experiment(
-    digits: Digits, alphas=None, *, hidden=None, epochs=None, seed=DEFAULT_SEED,
+    digits: Digits, weight_decays=None, *, hidden=None, epochs=None, seed=DEFAULT_SEED,
     attack_options=None, progress=None,
 ):
     """Train one network per weight decay, attack, measure the local tilt; return bundle contents.
@@ -345,7 +345,7 @@ def build_network_experiment(
     ----------
     digits : Digits
         The full dataset; every training image is used.
-    alphas : sequence of float, optional
+    weight_decays : sequence of float, optional
         Weight-decay levels, weakest first. Default: ``SWEEP[digits.name]``.
     hidden, epochs : int, optional
         Default: ``ARCHITECTURE[digits.name]``.
@@ -367,17 +367,17 @@ def build_network_experiment(
     # images), and with two threads on a 2-core machine that others load too they run 4-15×
     # slower (the threads wait on each other); with one they are about as fast on a quiet one.
     with threadpool_limits(1):
-        return _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_options, progress)
+        return _build_network_experiment(digits, weight_decays, hidden, epochs, seed, attack_options, progress)
 
 
-def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_options, progress):
+def _build_network_experiment(digits, weight_decays, hidden, epochs, seed, attack_options, progress):
     from precompute import network_analysis as na
 
     default_hidden, default_epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])
     hidden = default_hidden if hidden is None else hidden
     epochs = default_epochs if epochs is None else epochs
-    alphas = tuple(SWEEP.get(digits.name, SWEEP["mnist"]) if alphas is None else alphas)
-    if list(alphas) != sorted(set(alphas)) or min(alphas) <= 0:
+    weight_decays = tuple(SWEEP.get(digits.name, SWEEP["mnist"]) if weight_decays is None else weight_decays)
+    if list(weight_decays) != sorted(set(weight_decays)) or min(weight_decays) <= 0:
         raise NetworkError("The weight decays must be positive, distinct and increasing.")
     options = {"step": ATTACK_STEP, "max_steps": ATTACK_MAX_STEPS, "threshold": TARGET_PROBABILITY}
     options.update(attack_options or {})
@@ -387,22 +387,22 @@ def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_optio
     Xt, yt = digits.test_images, digits.test_labels
 
     networks = []
-    for k, alpha in enumerate(alphas):
+    for k, weight_decay in enumerate(weight_decays):
         history = []
 
-        def record(epoch, clf, k=k, alpha=alpha, history=history):
+        def record(epoch, clf, k=k, weight_decay=weight_decay, history=history):
             # The curves are the errors of the weights as they are after each epoch.
             train_error = float((predict_proba(X, clf.coefs_, clf.intercepts_).argmax(1) != y).mean())
             test_error = float((predict_proba(Xt, clf.coefs_, clf.intercepts_).argmax(1) != yt).mean())
             history.append((clf.loss_, train_error, test_error))
-            tick(k, f"α={alpha:g} epoch {epoch + 1}: test error {test_error:.4f}")
+            tick(k, f"α={weight_decay:g} epoch {epoch + 1}: test error {test_error:.4f}")
 
         t0 = time.time()
-        clf = train_network(X, y, alpha, hidden=hidden, epochs=epochs, seed=seed, on_epoch=record)
+        clf = train_network(X, y, weight_decay, hidden=hidden, epochs=epochs, seed=seed, on_epoch=record)
         seconds = time.time() - t0
         coefs = [c.astype(np.float64) for c in clf.coefs_]
         intercepts = [b.astype(np.float64) for b in clf.intercepts_]
-        networks.append((alpha, clf, coefs, intercepts, seconds, np.array(history)))
+        networks.append((weight_decay, clf, coefs, intercepts, seconds, np.array(history)))
 
     test_scores = [_logits(Xt, c, b)[0] for _, _, c, b, _, _ in networks]
     index = select_originals(yt, [z.argmax(axis=1) for z in test_scores])
@@ -415,7 +415,7 @@ def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_optio
         "cal_norms", "tilt_orig", "tilt_adv", "sample_angle", "sample_distance", "ce_counts", "ce_loss",
         "temperature")}
     models = []
-    for k, ((alpha, clf, coefs, intercepts, seconds, history), z) in enumerate(zip(networks, test_scores)):
+    for k, ((weight_decay, clf, coefs, intercepts, seconds, history), z) in enumerate(zip(networks, test_scores)):
         temperature = na.calibrate_temperature(z, yt)
         grids = {}
         for prefix, extra in (("", {}), ("cal_", {"temperature": temperature})):
@@ -439,7 +439,7 @@ def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_optio
         p_test = _softmax(z)[np.arange(len(yt)), yt]
         models.append({
             "k": k,
-            "alpha": float(alpha),
+            "weight_decay": float(weight_decay),
             "test_accuracy": float((test_pred == yt).mean()),
             "train_accuracy": float(1.0 - history[-1, 1]),
             "test_error": float(history[-1, 2]),
@@ -455,7 +455,7 @@ def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_optio
             "attack_calibrated": na.attack_summary(*(grids["cal_"][i] for i in (4, 3, 2, 1))),
             "tilt": na.tilt_summary(tilt_orig, tilt_adv, reached, s_angle, s_distance, s_norm),
         })
-        tick(None, f"α={alpha:g}: attacks and local tilt done")
+        tick(None, f"α={weight_decay:g}: attacks and local tilt done")
 
     stack = {name: np.stack(values) for name, values in out.items()}
     layers = [int(networks[0][2][0].shape[0])] + [int(c.shape[1]) for c in networks[0][2]]
@@ -471,7 +471,7 @@ def _build_network_experiment(digits, alphas, hidden, epochs, seed, attack_optio
         "digits": list(range(10)),
         "counts": {"train": int(len(y)), "test": int(len(yt)), "features": int(X.shape[1]),
                    "tilt_sample": int(sample), "ce_bins": na.CE_BINS},
-        "grid": {"alpha": [float(a) for a in alphas], "size": len(alphas)},
+        "grid": {"weight_decay": [float(a) for a in weight_decays], "size": len(weight_decays)},
         "architecture": {
             "layers": layers,
             "hidden_activation": "relu",

@@ -226,7 +226,7 @@ class NetworkTiltSummary(Strict):
 
 class NetworkModelRecord(Strict):
     k: int
-    alpha: float = Field(description="sklearn's weight-decay coefficient.")
+    weight_decay: float = Field(description="the L2 weight decay: scikit-learn MLPClassifier's `alpha`.")
     test_accuracy: float
     train_accuracy: float
     test_error: float
@@ -268,13 +268,13 @@ class NetworkManifest(Strict):
     @model_validator(mode="after")
     def _counts_agree(self):
         _check_models(self.models, self.grid.get("size", -1))
-        alphas = self.grid.get("alpha")
-        if not isinstance(alphas, list) or len(alphas) != len(self.models):
-            raise ValueError(f"its grid lists {len(alphas) if isinstance(alphas, list) else 'no'} weight decays "
+        weight_decays = self.grid.get("weight_decay")
+        if not isinstance(weight_decays, list) or len(weight_decays) != len(self.models):
+            raise ValueError(f"its grid lists {len(weight_decays) if isinstance(weight_decays, list) else 'no'} weight decays "
                              f"for {len(self.models)} networks")
-        for model, alpha in zip(self.models, alphas):
-            if model.alpha != alpha:
-                raise ValueError(f"network {model.k} has weight decay {model.alpha:g} but the grid says {alpha:g}")
+        for model, weight_decay in zip(self.models, weight_decays):
+            if model.weight_decay != weight_decay:
+                raise ValueError(f"network {model.k} has weight decay {model.weight_decay:g} but the grid says {weight_decay:g}")
         layers = len(self.architecture.get("layers", [])) - 1
         for model in self.models:
             if len(model.rms_weights) != layers:

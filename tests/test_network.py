@@ -88,13 +88,13 @@ def test_select_originals_rule():
         net.select_originals(labels, [np.where(labels == 4, 0, labels)])
 
 
-ALPHAS = (1e-4, 1.0, 10.0)
+WEIGHT_DECAYS = (1e-4, 1.0, 10.0)
 EPOCHS = 5
 
 
 @pytest.fixture(scope="module")
 def bundle(small_mnist, tmp_path_factory):
-    manifest, arrays = net.build_network_experiment(small_mnist, alphas=ALPHAS, hidden=32, epochs=EPOCHS)
+    manifest, arrays = net.build_network_experiment(small_mnist, weight_decays=WEIGHT_DECAYS, hidden=32, epochs=EPOCHS)
     return read_bundle(write_bundle(tmp_path_factory.mktemp("artifacts"), net.EXPERIMENT_ID, manifest, arrays))
 
 
@@ -111,7 +111,7 @@ def test_stored_adversarials_fool_the_stored_networks(bundle):
         adv = np.asarray(bundle.arrays[f"{prefix}adversarials"], dtype=np.float64)
         reached = bundle.arrays[f"{prefix}reached"].astype(bool)
         assert reached[:, off].mean() > 0.9  # a real network, not a vacuous check
-        for k in range(len(ALPHAS)):
+        for k in range(len(WEIGHT_DECAYS)):
             temperature = bundle.arrays["temperature"][k] if prefix else 1.0
             assert bundle.manifest["models"][k]["temperature"] == temperature or prefix == ""
             coefs, intercepts = net.stored_network(bundle, k)
@@ -157,7 +157,7 @@ def test_stored_norms_images_and_diagonal(bundle, small_mnist):
     norms = np.sqrt(((adv - originals[None, :, None, :]) ** 2).sum(axis=-1))
     np.testing.assert_allclose(bundle.arrays["l2_norms"], norms, rtol=1e-12)
     np.testing.assert_allclose(bundle.arrays["perturbations"], adv - originals[None, :, None, :], atol=1e-7)
-    for k in range(len(ALPHAS)):
+    for k in range(len(WEIGHT_DECAYS)):
         np.testing.assert_array_equal(adv[k, np.arange(10), np.arange(10)], originals)
         assert (bundle.arrays["steps"][k][np.eye(10, dtype=bool)] == 0).all()
     models = bundle.manifest["models"]
@@ -170,7 +170,7 @@ def test_stored_norms_images_and_diagonal(bundle, small_mnist):
         assert m["test_accuracy"] == pytest.approx(acc)
     assert bundle.manifest["architecture"]["layers"] == [784, 32, 10]
     assert bundle.manifest["dataset"]["name"] == "mnist"
-    assert bundle.manifest["grid"]["alpha"] == list(ALPHAS)
+    assert bundle.manifest["grid"]["weight_decay"] == list(WEIGHT_DECAYS)
 
 
 def _finite_difference_gradient(sk, x, source, target, eps=1e-6):
@@ -195,7 +195,7 @@ def test_local_tilt_angles_match_finite_differences(bundle, small_mnist):
     labels = bundle.arrays["tilt_sample_labels"]
     np.testing.assert_array_equal(labels, small_mnist.test_labels[: len(labels)])
     originals = np.asarray(bundle.arrays["originals"], dtype=np.float64)
-    for k in (0, len(ALPHAS) - 1):
+    for k in (0, len(WEIGHT_DECAYS) - 1):
         sk = _sklearn(bundle, k)
         for i, column in ((0, 0), (7, 4), (123, 8)):
             source = labels[i]
@@ -223,7 +223,7 @@ def test_curves_come_from_the_training_history(bundle, small_mnist):
     seed reproduces the first epochs' points (the curves are the training's own history)."""
     train_err = bundle.arrays["history_train_error"]
     test_err = bundle.arrays["history_test_error"]
-    assert train_err.shape == test_err.shape == bundle.arrays["loss_curves"].shape == (len(ALPHAS), EPOCHS)
+    assert train_err.shape == test_err.shape == bundle.arrays["loss_curves"].shape == (len(WEIGHT_DECAYS), EPOCHS)
     for k, m in enumerate(bundle.manifest["models"]):
         sk = _sklearn(bundle, k)
         assert test_err[k, -1] == pytest.approx((sk.predict(small_mnist.test_images) != small_mnist.test_labels).mean())
@@ -234,7 +234,7 @@ def test_curves_come_from_the_training_history(bundle, small_mnist):
     def record(epoch, clf):
         seen.append((clf.loss_, (clf.predict(small_mnist.test_images) != small_mnist.test_labels).mean()))
 
-    net.train_network(small_mnist.train_images, small_mnist.train_labels, ALPHAS[-1], hidden=32, epochs=2,
+    net.train_network(small_mnist.train_images, small_mnist.train_labels, WEIGHT_DECAYS[-1], hidden=32, epochs=2,
                       on_epoch=record)
     np.testing.assert_allclose([s[0] for s in seen], bundle.arrays["loss_curves"][-1, :2], rtol=1e-12)
     np.testing.assert_allclose([s[1] for s in seen], test_err[-1, :2], rtol=0, atol=0)
@@ -263,7 +263,7 @@ def test_filters_rms_and_cross_entropy_histogram(bundle, small_mnist):
     (lambda m: m.update(network_version=1), "rebuild it with `tilting precompute --network`"),
     (lambda m: m["models"][1]["tilt"].pop("q25_angle_sample"), "q25_angle_sample"),
     (lambda m: m["models"][0]["attack_calibrated"].update(attacks_reached="90"), "attacks_reached"),
-    (lambda m: m["grid"]["alpha"].reverse(), "weight decay"),
+    (lambda m: m["grid"]["weight_decay"].reverse(), "weight decay"),
     (lambda m: m["models"][2]["rms_weights"].pop(), "RMS weights"),
     (lambda m: m["models"].pop(), "models"),
 ])
@@ -286,7 +286,7 @@ def test_fallback_dataset_runs_with_the_small_network():
     from precompute.data import load_sklearn_digits
 
     digits = load_sklearn_digits()
-    manifest, arrays = net.build_network_experiment(digits, alphas=(1e-4, 1.0), epochs=30)
+    manifest, arrays = net.build_network_experiment(digits, weight_decays=(1e-4, 1.0), epochs=30)
     assert manifest["architecture"]["layers"] == [64, net.ARCHITECTURE["sklearn-digits"][0], 10]
     assert manifest["dataset"]["image_side"] == 8
     assert arrays["adversarials"].shape == (2, 10, 10, 64)
@@ -296,7 +296,7 @@ def test_fallback_dataset_runs_with_the_small_network():
 
 def test_weight_decays_must_increase(small_mnist):
     with pytest.raises(net.NetworkError, match="increasing"):
-        net.build_network_experiment(small_mnist, alphas=(1.0, 1e-4), hidden=8, epochs=1)
+        net.build_network_experiment(small_mnist, weight_decays=(1.0, 1e-4), hidden=8, epochs=1)
 
 
 @pytest.mark.slow
@@ -309,4 +309,4 @@ def test_cli_network_without_mnist_uses_the_fallback_and_says_so(no_mnist, capsy
     assert bundle.manifest["dataset"]["name"] == "sklearn-digits"
     assert "MNIST was not found" in bundle.manifest["dataset"]["notice"]
     assert "NOTICE" in capsys.readouterr().err
-    assert bundle.manifest["grid"]["alpha"] == list(net.SWEEP["sklearn-digits"])
+    assert bundle.manifest["grid"]["weight_decay"] == list(net.SWEEP["sklearn-digits"])

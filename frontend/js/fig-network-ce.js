@@ -5,7 +5,7 @@
 // decay: the whole training set still pays, as the hinge loss pays inside the margin.
 import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
 import { readParams, writeParams, parse } from './story.js';
-import { openFigure, alphaSlider, currentNet, onNetChange, fmtAlpha, rowOf } from './fig-network-common.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
 
 const PARAMS = { ceweight: parse.oneOf('images', 'loss') };
 
@@ -18,7 +18,7 @@ export async function mount(root, store, plotly) {
   const K = models.length;
   const bins = manifest.counts.ce_bins;
   const n = manifest.counts.train;
-  alphaSlider(fig, manifest);
+  weightDecaySlider(fig, manifest);
   const weight = el('select', { 'aria-label': 'Bar heights', 'data-control': 'ce-weight' });
   weight.append(el('option', { value: 'images', text: 'Bars: share of training images' }), el('option', { value: 'loss', text: 'Bars: share of the cross-entropy they carry' }));
   weight.addEventListener('change', () => { state.ceweight = weight.value; render(); writeParams('network-ce', { ceweight: state.ceweight === 'images' ? null : state.ceweight }); });
@@ -47,7 +47,7 @@ export async function mount(root, store, plotly) {
       { type: 'scatter', mode: 'lines', x: z, y: z.map((v) => -Math.log(v)), yaxis: 'y2', line: { color: COLOURS.ink, width: 2 }, name: '−log z', hoverinfo: 'skip' },
     ], {
       margin: { l: 60, r: 52, t: 24, b: 44 }, font: plotFont(), showlegend: false, bargap: 0,
-      title: { text: `α = ${fmtAlpha(manifest.grid.alpha[k])}`, font: { size: 13 }, x: 0.02, xanchor: 'left', y: 0.98 },
+      title: { text: `α = ${fmtWeightDecay(manifest.grid.weight_decay[k])}`, font: { size: 13 }, x: 0.02, xanchor: 'left', y: 0.98 },
       xaxis: { title: { text: 'p_y(x): probability of the true label', standoff: 4 }, range: [0, 1], gridcolor: COLOURS.grid },
       yaxis: { title: { text: state.ceweight === 'images' ? 'share of images' : 'share of the loss' }, type: 'log', range: [-5, 0.05], gridcolor: COLOURS.grid, exponentformat: 'power' },
       yaxis2: { title: { text: '−log z' }, overlaying: 'y', side: 'right', range: [0, 5], dtick: 1, tickmode: 'linear', tick0: 0, showgrid: false },

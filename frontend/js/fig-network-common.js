@@ -67,40 +67,40 @@ export function setNet(k) {
 
 // α as a reader writes it: 10⁻⁴, 0.3, 30.
 const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
-export function fmtAlpha(alpha) {
-  const power = Math.log10(alpha);
+export function fmtWeightDecay(weightDecay) {
+  const power = Math.log10(weightDecay);
   if (Math.abs(power - Math.round(power)) < 1e-9 && (power <= -3 || power >= 4)) {
     return `10${String(Math.round(power)).replace(/./g, (c) => SUPERSCRIPT[c])}`;
   }
-  return String(Number(alpha.toPrecision(3)));
+  return String(Number(weightDecay.toPrecision(3)));
 }
 
 let counter = 0;
 
 // The weight-decay slider: a native range input over the sweep's networks (keyboard, touch
 // and screen readers for free), following and setting the shared choice.
-export function alphaSlider(parent, manifest) {
-  const alphas = manifest.grid.alpha;
-  const id = `net-alpha-${++counter}`;
-  const wrap = el('div', { class: 'lambda-control net-alpha-control' });
+export function weightDecaySlider(parent, manifest) {
+  const weightDecays = manifest.grid.weight_decay;
+  const id = `net-decay-${++counter}`;
+  const wrap = el('div', { class: 'lambda-control net-decay-control' });
   const label = el('label', { for: id });
-  const input = el('input', { id, type: 'range', min: '0', max: String(alphas.length - 1), step: '1', 'data-control': 'net' });
-  const ticks = el('div', { class: 'net-alpha-ticks', 'aria-hidden': 'true' }, ...alphas.map((a, k) => {
-    const tick = el('span', { text: fmtAlpha(a) });
-    tick.style.left = `${(100 * k) / Math.max(1, alphas.length - 1)}%`;
+  const input = el('input', { id, type: 'range', min: '0', max: String(weightDecays.length - 1), step: '1', 'data-control': 'net' });
+  const ticks = el('div', { class: 'net-decay-ticks', 'aria-hidden': 'true' }, ...weightDecays.map((a, k) => {
+    const tick = el('span', { text: fmtWeightDecay(a) });
+    tick.style.left = `${(100 * k) / Math.max(1, weightDecays.length - 1)}%`;
     return tick;
   }));
   wrap.append(label, input, ticks);
   parent.append(wrap);
   const show = (k) => {
     input.value = String(k);
-    label.innerHTML = `Weight decay <span class="lambda-value">α = ${fmtAlpha(alphas[k])}</span>`;
+    label.innerHTML = `Weight decay <span class="lambda-value">α = ${fmtWeightDecay(weightDecays[k])}</span>`;
     const m = manifest.models[k];
-    input.setAttribute('aria-valuetext', `weight decay alpha = ${alphas[k]}, test error ${(100 * m.test_error).toFixed(1)} percent`);
+    input.setAttribute('aria-valuetext', `weight decay alpha = ${weightDecays[k]}, test error ${(100 * m.test_error).toFixed(1)} percent`);
   };
   input.addEventListener('input', () => { show(Number(input.value)); setNet(Number(input.value)); });
-  show(currentNet(alphas.length));
-  onNetChange((k) => show(Math.min(k, alphas.length - 1)));
+  show(currentNet(weightDecays.length));
+  onNetChange((k) => show(Math.min(k, weightDecays.length - 1)));
   return input;
 }
 

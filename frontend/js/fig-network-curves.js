@@ -2,14 +2,14 @@
 // chosen weight decay (bold) and the others (faint), read from the training history stored
 // in the bundle (the errors of the weights as they were after each epoch).
 import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
-import { openFigure, alphaSlider, currentNet, onNetChange, fmtAlpha, rowOf } from './fig-network-common.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
 
 export async function mount(root, store, plotly) {
   const opened = await openFigure(root, 'story-network-curves', ['history_train_error', 'history_test_error'], plotly);
   if (!opened) return;
   const { fig, manifest, a, Plotly } = opened;
   const K = manifest.models.length;
-  alphaSlider(fig, manifest);
+  weightDecaySlider(fig, manifest);
   const dl = el('dl', { class: 'readouts' });
   const rTrain = readout(dl, 'net-train-error', 'Training error, last epoch');
   const rTest = readout(dl, 'net-test-error', 'Test error, last epoch');
@@ -35,7 +35,7 @@ export async function mount(root, store, plotly) {
     );
     Plotly.react(plot, traces, {
       margin: { l: 56, r: 8, t: 28, b: 40 }, font: plotFont(), showlegend: true, legend: { orientation: 'h', y: 1.12, x: 0 },
-      title: { text: `α = ${fmtAlpha(manifest.grid.alpha[k])}`, font: { size: 13 }, x: 0.99, xanchor: 'right', y: 0.98 },
+      title: { text: `α = ${fmtWeightDecay(manifest.grid.weight_decay[k])}`, font: { size: 13 }, x: 0.99, xanchor: 'right', y: 0.98 },
       xaxis: { title: { text: 'epoch', standoff: 4 }, dtick: 1, gridcolor: COLOURS.grid, zeroline: false },
       yaxis: { title: { text: 'error (%)', standoff: 4 }, type: 'log', gridcolor: COLOURS.grid },
     }, PLOT_CONFIG);

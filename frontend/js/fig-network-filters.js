@@ -5,7 +5,7 @@
 import { loadFigureArrays } from './data.js';
 import { el, readout, showError, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
 import { imageCanvas, drawDiverging, drawDivergingRect } from './images.js';
-import { FIGURE, openFigure, alphaSlider, currentNet, onNetChange, fmtAlpha, rowOf } from './fig-network-common.js';
+import { FIGURE, openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
 
 export async function mount(root, store, plotly) {
   const opened = await openFigure(root, 'story-network-filters', ['filters'], plotly);
@@ -16,7 +16,7 @@ export async function mount(root, store, plotly) {
   const dim = side * side;
   const units = manifest.filter_units;
   const [, hidden, classes] = manifest.architecture.layers;
-  alphaSlider(fig, manifest);
+  weightDecaySlider(fig, manifest);
   const dl = el('dl', { class: 'readouts' });
   const rRms = manifest.models[0].rms_weights.map((_, l) => readout(dl, `net-rms-${l}`, `RMS weight, layer ${l + 1} (${manifest.architecture.layers[l]} → ${manifest.architecture.layers[l + 1]})`));
   const rScale = readout(dl, 'net-filter-scale', 'Full colour at |weight| =');
@@ -34,11 +34,11 @@ export async function mount(root, store, plotly) {
   note.textContent = `Left: the input weights of the first ${units.length} of the ${hidden} hidden units, each a ${side}×${side} image (orange: ink raises the unit's input, blue: lowers it). Each network's images share one colour scale, full colour at its largest |weight| among these units (a display normalisation: the RMS readouts give the real size). Below: the output layer's weights, one row per digit, on their own scale. Right: each layer's RMS weight for every weight decay.`;
   fig.append(dl, el('div', { class: 'net-filters-layout' }, el('div', {}, filters, outBox), plot), note);
 
-  const alphas = manifest.grid.alpha;
+  const weightDecays = manifest.grid.weight_decay;
   const rms = (l) => manifest.models.map((m) => m.rms_weights[l]);
   const layerColours = [COLOURS.I, COLOURS.J, '#555'];
   Plotly.react(plot, [
-    ...manifest.models[0].rms_weights.map((_, l) => ({ type: 'scatter', mode: 'lines+markers', name: `layer ${l + 1}`, x: alphas, y: rms(l), line: { color: layerColours[l % 3] } })),
+    ...manifest.models[0].rms_weights.map((_, l) => ({ type: 'scatter', mode: 'lines+markers', name: `layer ${l + 1}`, x: weightDecays, y: rms(l), line: { color: layerColours[l % 3] } })),
     { type: 'scatter', mode: 'markers', x: [], y: [], marker: { color: '#c00', size: 11, symbol: 'circle-open', line: { width: 2 } }, hoverinfo: 'skip', showlegend: false },
   ], {
     margin: { l: 56, r: 8, t: 8, b: 40 }, font: plotFont(), legend: { orientation: 'h', y: 1.1, x: 0 },
@@ -71,8 +71,8 @@ export async function mount(root, store, plotly) {
     canvases.forEach((c, u) => drawDiverging(c, f.subarray(u * dim, (u + 1) * dim), side, scale || 1));
     drawOutput(k);
     manifest.models[k].rms_weights.forEach((v, l) => rRms[l].set(v, v.toPrecision(3)));
-    rScale.set(scale, `${scale.toPrecision(3)} (α = ${fmtAlpha(alphas[k])})`);
-    Plotly.restyle(plot, { x: [manifest.models[k].rms_weights.map(() => alphas[k])], y: [manifest.models[k].rms_weights] }, [manifest.models[k].rms_weights.length]);
+    rScale.set(scale, `${scale.toPrecision(3)} (α = ${fmtWeightDecay(weightDecays[k])})`);
+    Plotly.restyle(plot, { x: [manifest.models[k].rms_weights.map(() => weightDecays[k])], y: [manifest.models[k].rms_weights] }, [manifest.models[k].rms_weights.length]);
   }
   onNetChange(render);
   render();

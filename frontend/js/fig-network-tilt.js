@@ -5,7 +5,7 @@
 // distance (both attack protocols, and the linearised distance to the nearest local
 // boundary) and the test error, all from the bundle.
 import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
-import { openFigure, alphaSlider, currentNet, onNetChange, setNet, fmtAlpha, rowOf } from './fig-network-common.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, setNet, fmtWeightDecay, rowOf } from './fig-network-common.js';
 
 const BIN = 2; // degrees per histogram bin
 
@@ -15,8 +15,8 @@ export async function mount(root, store, plotly) {
   const { fig, manifest, a, Plotly } = opened;
   const models = manifest.models;
   const K = models.length;
-  const alphas = manifest.grid.alpha;
-  alphaSlider(fig, manifest);
+  const weightDecays = manifest.grid.weight_decay;
+  weightDecaySlider(fig, manifest);
   const dl = el('dl', { class: 'readouts' });
   const rAngle = readout(dl, 'net-tilt-median', 'Local tilt, median (test sample)');
   const rIqr = readout(dl, 'net-tilt-iqr', 'Middle half of the angles');
@@ -33,19 +33,19 @@ export async function mount(root, store, plotly) {
   const pick = (f) => models.map(f);
   const mostReached = (s) => s.success_rate >= 0.5;
   const distanceTrace = (name, summaryOf, colour) => ({
-    type: 'scatter', mode: 'lines+markers', name, x: alphas, y: pick((m) => summaryOf(m).median_l2_reached), xaxis: 'x', yaxis: 'y2',
+    type: 'scatter', mode: 'lines+markers', name, x: weightDecays, y: pick((m) => summaryOf(m).median_l2_reached), xaxis: 'x', yaxis: 'y2',
     line: { color: colour }, marker: { size: 8, color: pick((m) => (mostReached(summaryOf(m)) ? colour : '#fff')), line: { color: colour, width: 2 } },
   });
   const traces = [
-    { type: 'scatter', mode: 'lines', x: alphas, y: pick((m) => m.tilt.q75_angle_sample), line: { width: 0 }, hoverinfo: 'skip', showlegend: false },
-    { type: 'scatter', mode: 'lines', name: 'middle half', x: alphas, y: pick((m) => m.tilt.q25_angle_sample), fill: 'tonexty', fillcolor: 'rgba(36,64,142,0.18)', line: { width: 0 } },
-    { type: 'scatter', mode: 'lines+markers', name: 'median angle', x: alphas, y: pick((m) => m.tilt.median_angle_sample), line: { color: '#24408e', width: 2.5 } },
-    { type: 'scatter', mode: 'markers', name: 'grid: originals', x: alphas, y: pick((m) => m.tilt.median_angle_grid), marker: { symbol: 'diamond', color: '#24408e', size: 7 } },
-    { type: 'scatter', mode: 'markers', name: 'grid: adversarials', x: alphas, y: pick((m) => m.tilt.median_angle_adversarial), marker: { symbol: 'diamond-open', color: '#24408e', size: 8 } },
+    { type: 'scatter', mode: 'lines', x: weightDecays, y: pick((m) => m.tilt.q75_angle_sample), line: { width: 0 }, hoverinfo: 'skip', showlegend: false },
+    { type: 'scatter', mode: 'lines', name: 'middle half', x: weightDecays, y: pick((m) => m.tilt.q25_angle_sample), fill: 'tonexty', fillcolor: 'rgba(36,64,142,0.18)', line: { width: 0 } },
+    { type: 'scatter', mode: 'lines+markers', name: 'median angle', x: weightDecays, y: pick((m) => m.tilt.median_angle_sample), line: { color: '#24408e', width: 2.5 } },
+    { type: 'scatter', mode: 'markers', name: 'grid: originals', x: weightDecays, y: pick((m) => m.tilt.median_angle_grid), marker: { symbol: 'diamond', color: '#24408e', size: 7 } },
+    { type: 'scatter', mode: 'markers', name: 'grid: adversarials', x: weightDecays, y: pick((m) => m.tilt.median_angle_adversarial), marker: { symbol: 'diamond-open', color: '#24408e', size: 8 } },
     distanceTrace('‖δ‖, own softmax', (m) => m.attack, COLOURS.J),
     distanceTrace('‖δ‖, calibrated', (m) => m.attack_calibrated, '#7b3294'),
-    { type: 'scatter', mode: 'lines', name: 'linearised distance', x: alphas, y: pick((m) => m.tilt.median_distance_sample), xaxis: 'x', yaxis: 'y2', line: { color: '#888', dash: 'dot' } },
-    { type: 'scatter', mode: 'lines+markers', name: 'test error', x: alphas, y: pick((m) => 100 * m.test_error), xaxis: 'x', yaxis: 'y3', line: { color: COLOURS.ink } },
+    { type: 'scatter', mode: 'lines', name: 'linearised distance', x: weightDecays, y: pick((m) => m.tilt.median_distance_sample), xaxis: 'x', yaxis: 'y2', line: { color: '#888', dash: 'dot' } },
+    { type: 'scatter', mode: 'lines+markers', name: 'test error', x: weightDecays, y: pick((m) => 100 * m.test_error), xaxis: 'x', yaxis: 'y3', line: { color: COLOURS.ink } },
   ];
   const axis = { gridcolor: COLOURS.grid, zeroline: false };
   Plotly.react(sweep, traces, {
@@ -55,11 +55,11 @@ export async function mount(root, store, plotly) {
     yaxis: { ...axis, domain: [0.58, 1], title: { text: 'local tilt (°)' }, rangemode: 'tozero' },
     yaxis2: { ...axis, domain: [0.29, 0.53], title: { text: '‖δ‖₂' }, rangemode: 'tozero' },
     yaxis3: { ...axis, domain: [0, 0.24], title: { text: 'test error (%)' }, rangemode: 'tozero' },
-    shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: alphas[0], x1: alphas[0], y0: 0, y1: 1, line: { color: '#c00', width: 1.5, dash: 'dot' } }],
+    shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: weightDecays[0], x1: weightDecays[0], y0: 0, y1: 1, line: { color: '#c00', width: 1.5, dash: 'dot' } }],
   }, PLOT_CONFIG);
   sweep.on?.('plotly_click', (ev) => {
     const p = ev.points?.[0];
-    const k = p ? alphas.indexOf(p.x) : -1;
+    const k = p ? weightDecays.indexOf(p.x) : -1;
     if (k >= 0) setNet(k);
   });
 
@@ -75,14 +75,14 @@ export async function mount(root, store, plotly) {
     for (const v of row) counts[Math.min(bins.length - 1, Math.floor(v / BIN))] += 1;
     return counts.map((c) => c / row.length);
   };
-  const outline = (k, colour) => ({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: colour, width: 1.5 }, x: bins, y: histogram(k), name: `α = ${fmtAlpha(alphas[k])}` });
+  const outline = (k, colour) => ({ type: 'scatter', mode: 'lines', line: { shape: 'hvh', color: colour, width: 1.5 }, x: bins, y: histogram(k), name: `α = ${fmtWeightDecay(weightDecays[k])}` });
 
   function render() {
     const k = currentNet(K);
     const m = models[k];
-    Plotly.relayout(sweep, { 'shapes[0].x0': alphas[k], 'shapes[0].x1': alphas[k] });
+    Plotly.relayout(sweep, { 'shapes[0].x0': weightDecays[k], 'shapes[0].x1': weightDecays[k] });
     Plotly.react(hist, [
-      { type: 'bar', x: bins, y: histogram(k), marker: { color: 'rgba(36,64,142,0.55)' }, width: BIN, name: `α = ${fmtAlpha(alphas[k])} (chosen)` },
+      { type: 'bar', x: bins, y: histogram(k), marker: { color: 'rgba(36,64,142,0.55)' }, width: BIN, name: `α = ${fmtWeightDecay(weightDecays[k])} (chosen)` },
       outline(0, COLOURS.J), outline(K - 1, '#555'),
     ], {
       margin: { l: 56, r: 8, t: 8, b: 40 }, font: plotFont(), bargap: 0,

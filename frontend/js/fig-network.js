@@ -9,7 +9,7 @@ import { loadFigureArrays } from './data.js';
 import { el, readout, fmt, showError } from './ui.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
-import { FIGURE, loadNetwork, alphaSlider, currentNet, onNetChange, fmtAlpha } from './fig-network-common.js';
+import { FIGURE, loadNetwork, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay } from './fig-network-common.js';
 
 const GRID = ['adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
 // Network k's weights, one array each (fetched only for the networks a reader checks).
@@ -98,7 +98,7 @@ export async function mount(root) {
   };
   let detailSeen = false;
 
-  alphaSlider(fig, manifest);
+  weightDecaySlider(fig, manifest);
   const toolbar = el('div', { class: 'toolbar', role: 'group', 'aria-label': 'What the grid shows' });
   const viewSelect = el('select', { 'aria-label': 'What the grid shows', 'data-control': 'view' });
   viewSelect.append(el('option', { value: 'adv', text: 'Adversarial images' }),
@@ -171,7 +171,7 @@ export async function mount(root) {
   detail.append(facts);
 
   const note = el('p', { class: 'fig-note' });
-  note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} ${manifest.dataset.name === 'mnist' ? 'MNIST' : '8×8 digits'} training images (scikit-learn, ${manifest.architecture.epochs} epochs), once for each of ${K} weight decays α from ${fmtAlpha(manifest.grid.alpha[0])} to ${fmtAlpha(manifest.grid.alpha[K - 1])}. Each row is one test image (the first of its digit that all ${K} networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The calibrated protocol first divides the scores by the temperature T at which the network's median test score is ${manifest.attack_calibrated.median_test_score}, then does the same. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for every network (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
+  note.innerHTML = `Network: ${manifest.architecture.layers.join('–')} units, ReLU, trained here on all ${manifest.counts.train.toLocaleString('en')} ${manifest.dataset.name === 'mnist' ? 'MNIST' : '8×8 digits'} training images (scikit-learn, ${manifest.architecture.epochs} epochs), once for each of ${K} weight decays α from ${fmtWeightDecay(manifest.grid.weight_decay[0])} to ${fmtWeightDecay(manifest.grid.weight_decay[K - 1])}. Each row is one test image (the first of its digit that all ${K} networks classify correctly); each off-diagonal cell is a targeted attack: steps of L2 length ${manifest.attack.step} up the gradient of log p(target), pixels kept in [0, 1], until p(target) ≥ ${threshold} or ${manifest.attack.max_steps.toLocaleString('en')} steps. The calibrated protocol first divides the scores by the temperature T at which the network's median test score is ${manifest.attack_calibrated.median_test_score}, then does the same. The diagonal shows the original. A cell outlined in red did <em>not</em> reach the threshold. Perturbations use one colour scale for every network (×${factor}: orange adds ink, blue removes it; |δ| above ${(1 / factor).toFixed(2)} is drawn at full colour).`;
   const temperatureOf = (k) => (state.proto === 'cal' ? models[k].temperature : 1);
   fig.append(toolbar, dl, gridHelp, el('div', { class: 'net-layout' }, grid, detail), note);
 

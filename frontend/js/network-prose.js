@@ -1,7 +1,7 @@
 // The numbers in the prose of the article's last section, read from the network bundle
 // (never typed into the HTML): each <span data-net-fact="name"> gets its value. The
 // sentences that depend on which way the data go are chosen here from the data too.
-import { fmtAlpha } from './fig-network-common.js';
+import { fmtWeightDecay } from './fig-network-common.js';
 
 const range = (values) => `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
 const pct = (v) => `${(100 * v).toFixed(1)} %`;
@@ -34,7 +34,7 @@ function calibrationEffect(weak, strong) {
 
 // A sequence's path along the sweep in words: "rises from 0.51 to 0.95", or, when it turns
 // once, "rises from 0.51 to 1.14 at α = 1, then falls to 0.81".
-function path(values, alphas, digits = 2) {
+function path(values, weightDecays, digits = 2) {
   const v = (x) => x.toFixed(digits);
   const top = values.indexOf(Math.max(...values));
   const bottom = values.indexOf(Math.min(...values));
@@ -43,7 +43,7 @@ function path(values, alphas, digits = 2) {
     && trend(values.slice(k)).endsWith(k === top ? 'falls' : 'rises'));
   if (turn === undefined) return `${trend(values)} from ${v(values[0])} to ${v(values.at(-1))}`;
   const [up, down] = turn === top ? ['rises', 'falls'] : ['falls', 'rises'];
-  return `${up} from ${v(values[0])} to ${v(values[turn])} at α = ${fmtAlpha(alphas[turn])}, then ${down} to ${v(values.at(-1))}`;
+  return `${up} from ${v(values[0])} to ${v(values[turn])} at α = ${fmtWeightDecay(weightDecays[turn])}, then ${down} to ${v(values.at(-1))}`;
 }
 
 export function networkFacts(manifest) {
@@ -64,12 +64,12 @@ export function networkFacts(manifest) {
   const distanceTrend = trend(distances);
   const errorTrend = trend(models.slice(unaffected).map((m) => m.test_error));
   const predicted = angleTrend.endsWith('falls') && distanceTrend.endsWith('rises');
-  const a = (k) => fmtAlpha(models[k].alpha);
+  const a = (k) => fmtWeightDecay(models[k].weight_decay);
   return {
     count: String(K),
-    'alpha-min': a(0),
-    'alpha-max': a(K - 1),
-    'alpha-unaffected': a(unaffected),
+    'decay-min': a(0),
+    'decay-max': a(K - 1),
+    'decay-unaffected': a(unaffected),
     train: manifest.counts.train.toLocaleString('en'),
     epochs: String(manifest.architecture.epochs),
     hidden: String(manifest.architecture.layers[1]),
@@ -83,7 +83,7 @@ export function networkFacts(manifest) {
     'angle-adv-min': `${(first.tilt.median_angle_adversarial ?? first.tilt.median_angle_grid).toFixed(0)}°`,
     'l2-min': first.attack.median_l2_reached?.toFixed(2) ?? 'n/a',
     'l2-reached': models[reachedK].attack.median_l2_reached?.toFixed(2) ?? 'n/a',
-    'alpha-reached': a(reachedK),
+    'decay-reached': a(reachedK),
     'distance-trend': distanceTrend,
     'reached-last': `${last.attack.attacks_reached} of ${last.attack.attacks}`,
     'grad-min': first.tilt.median_gradient_norm_sample.toFixed(2),
@@ -94,7 +94,7 @@ export function networkFacts(manifest) {
     'score-max': last.median_test_score.toFixed(2),
     'cal-range-min': range(first.attack_calibrated.next_class_l2),
     'cal-range-high': range(models[calK].attack_calibrated.next_class_l2),
-    'alpha-cal-high': a(calK),
+    'decay-cal-high': a(calK),
     'own-range-min': range(first.attack.next_class_l2),
     'cal-median-min': first.attack_calibrated.median_l2_reached?.toFixed(2) ?? 'n/a',
     'cal-median-high': models[calK].attack_calibrated.median_l2_reached?.toFixed(2) ?? 'n/a',
@@ -102,7 +102,7 @@ export function networkFacts(manifest) {
     'rms-max': last.rms_weights[0].toPrecision(2),
     'ce-min': first.mean_train_cross_entropy.toPrecision(2),
     'ce-max': last.mean_train_cross_entropy.toPrecision(2),
-    'lin-path': path(models.map((m) => m.tilt.median_distance_sample), models.map((m) => m.alpha)),
+    'lin-path': path(models.map((m) => m.tilt.median_distance_sample), models.map((m) => m.weight_decay)),
     'angle-grid-min': `${first.tilt.median_angle_grid.toFixed(0)}°`,
     'cal-effect': calibrationEffect(models[0], models[calK]),
     'leaves-verdict': predicted
