@@ -14,7 +14,9 @@ With the real MNIST 2-vs-3 bundle (n = 6,000, 81 models) it measures
     (input handler + the next frame's rAF callbacks, style, layout, paint and commit) and
     its latency (input → that frame rendered, vsync wait included), against the same loop
     with no input (the floor). A stress variant forces the off-screen figures (teaser,
-    linear, loss) to redraw in the same frame as well.
+    linear, loss) to redraw in the same frame as well;
+  * print picture: after the reader stops, the explorer's plots redraw the picture printing
+    shows (plotly's image export): time until it is in place, longest main-thread task.
 --url uses an already running server instead of starting `tilting serve`.
 """
 
@@ -78,6 +80,34 @@ SWEEP = """async ({ update, offscreen, passes }) => {
     }
   }
   return { latency, work };
+}"""
+
+
+# The print picture (figures.js): after the reader stops, each plotly figure redraws a
+# picture of itself with plotly's image export. Its cost, for the explorer after one λ
+# step: the time until the picture is in place, and the longest main-thread task meanwhile
+# (what a reader who starts dragging again at that moment would wait for).
+SNAPSHOT = """async () => {
+  const c = document.querySelector('#fig-explorer [data-figure]');
+  const count = () => Number(c.dataset.snapshots || 0);
+  // First no picture pending: the count has not moved for 1.5 s.
+  for (let seen = count(), since = performance.now(); performance.now() - since < 1500;) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (count() !== seen) { seen = count(); since = performance.now(); }
+  }
+  const before = count();
+  const tasks = [];
+  const observer = new PerformanceObserver((list) => tasks.push(...list.getEntries().map((e) => e.duration)));
+  observer.observe({ type: 'longtask' });
+  const slider = c.querySelector('input[type=range]');
+  slider.value = String(Math.floor(Number(slider.max) / 2));
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+  const t0 = performance.now();
+  while (count() === before) await new Promise((r) => setTimeout(r, 20));
+  const done = performance.now() - t0;
+  observer.disconnect();
+  return { picture_ms: Number(c.dataset.snapshotMs), input_to_picture_ms: done,
+           longest_task_ms: Math.max(0, ...tasks), long_tasks: tasks.length };
 }"""
 
 
@@ -158,11 +188,17 @@ def main(argv=None):
             for sel in ("#fig-linear", "#fig-explorer"):
                 page.locator(sel).scroll_into_view_if_needed()
             page.wait_for_function("['teaser','linear','explorer'].every(f => window.__tilting.readyAt[f])", timeout=60000)
+            # The first print pictures are made before the sweeps, so none is made during them
+            # (a sweep's steps come one per frame: the picture waits for the reader to stop).
+            page.wait_for_function("['teaser','explorer'].every(f => Number(document.querySelector(`#fig-${f} [data-figure]`).dataset.snapshots) >= 1)", timeout=60000)
             page.wait_for_timeout(500)
             sweep = {"passes": args.passes}
             floor = page.evaluate(SWEEP, {**sweep, "update": False, "offscreen": True})
             steps = page.evaluate(SWEEP, {**sweep, "update": True, "offscreen": False})  # as the page runs
             forced = page.evaluate(SWEEP, {**sweep, "update": True, "offscreen": True})  # off-screen figures too
+            page.evaluate("window.__tilting.updateOffscreen = false")
+            page.wait_for_timeout(1500)
+            snapshot = page.evaluate(SNAPSHOT)
             context.close()
             browser.close()
     finally:
@@ -180,6 +216,7 @@ def main(argv=None):
            for name, run in (("step", steps), ("step_offscreen_forced", forced), ("floor", floor))
            for kind in ("work", "latency") for q in (50, 95)},
         "steps_measured": len(steps["work"]),
+        **{f"print_{k}": round(v, 1) for k, v in snapshot.items()},
         "largest_first_view_responses": sorted(((v, u.split("/")[-1]) for u, v in by_url.items()), reverse=True)[:6],
     }
     print(json.dumps(result, indent=1))

@@ -2,16 +2,14 @@
 // the viewport, so the first view fetches only what it shows. All figures share one
 // state: one λ moves them all.
 import { mountFigure, installPrint } from './figures.js';
-import { pageState } from './state.js';
-import { checkPair, DEFAULT_PAIR } from './state.js';
-import { resolvePair, getManifest } from './data.js';
-import { DEFAULT_LOG10_LAMBDA } from './ui.js';
+import { checkExperiment, pageState, DEFAULT_EXPERIMENT, DEFAULT_LOG10_LAMBDA } from './state.js';
+import { resolveExperiment, getManifest } from './data.js';
 
 const page = pageState();
 const containers = [...document.querySelectorAll('[data-figure]')];
 const mount = (c) => mountFigure(c.dataset.figure, c);
-// A pair in the link that this site has not computed: said at the top, not swapped silently.
-checkPair(page.store, document.querySelector('main').firstElementChild);
+// An experiment in the link that this site has not computed: said at the top, not swapped silently.
+checkExperiment(page.store, document.querySelector('main').firstElementChild);
 // First the figures in the opening view; the others are watched only once those have
 // their real heights, so a figure that only seemed close (above it, figures still
 // empty) is not fetched with the first view.
@@ -31,8 +29,8 @@ Promise.all(opening.map(mount)).then(() => {
 // figures start) are read from the experiment the text is about, so they always agree with
 // the figures' readouts; the numbers in the HTML are the default build's, for no-script reading.
 async function proseFacts() {
-  const { experiment, found } = await resolvePair(DEFAULT_PAIR);
-  if (!found) return;
+  const { experiment } = await resolveExperiment(DEFAULT_EXPERIMENT);
+  if (experiment.digits.join('-') !== '2-3') return; // the text is about 2 vs 3
   const manifest = await getManifest(experiment.id);
   const models = manifest.models;
   let k = 0;
@@ -52,12 +50,14 @@ async function proseFacts() {
 }
 proseFacts().catch(() => {}); // without data the figures explain; the prose keeps its numbers
 
-// The project's code repository, when the deployment names it in <meta name="tilting:source-code">.
+// The project's code: a link to its repository when the deployment names one in
+// <meta name="tilting:source-code" content="https://…">; without one the sentence in the
+// HTML stands (the code ships with the package that serves the page), and no link is made up.
 const source = document.querySelector('meta[name="tilting:source-code"]')?.content.trim();
 if (source && /^https?:\/\//.test(source)) {
   for (const node of document.querySelectorAll('[data-source-code]')) {
-    const a = Object.assign(document.createElement('a'), { href: source, textContent: node.textContent });
-    node.replaceChildren(a);
+    const a = Object.assign(document.createElement('a'), { href: source, textContent: 'source code, the solver and the tests' });
+    node.replaceChildren('The ', a, ' are in the project’s repository.');
   }
 }
 

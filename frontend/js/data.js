@@ -85,17 +85,40 @@ function cachedArray(prefix, name, info, half) {
   return arrayCache.get(key);
 }
 
-// The experiment for a digit pair "i-j" (MNIST preferred), or the first one.
-export async function resolvePair(pair) {
-  const list = await listExperiments();
-  if (!list.length) throw new Error('The server has no experiments. Build one with `tilting precompute`.');
-  const [i, j] = String(pair || '').split('-').map(Number);
-  const matches = list.filter((e) => e.digits[0] === i && e.digits[1] === j);
-  const best = matches.find((e) => e.dataset === 'mnist') ?? matches[0];
-  return { experiment: best ?? list[0], found: Boolean(best), list };
+// The experiment the article's text is written about: shown when the URL names none.
+export const DEFAULT_EXPERIMENT = 'mnist-2-3';
+
+const digitsOf = (id) => /^[a-z0-9]+-(\d)-(\d)(?:-|$)/.exec(id ?? '')?.slice(1, 3).join('-') ?? null;
+
+// The experiment shown for a wanted id: that one if built; else one of the same digits
+// (MNIST first; e.g. the 8×8 fallback of mnist-2-3); else, for a reversed pair (9-4), the
+// pair the right way round; else the default, else the first built. `found`: the wanted
+// id itself is built.
+export function chooseExperiment(list, wanted) {
+  const byId = list.find((e) => e.id === wanted);
+  if (byId) return byId;
+  const sameDigits = (pair) => {
+    const matches = list.filter((e) => `${e.digits[0]}-${e.digits[1]}` === pair);
+    return matches.find((e) => e.dataset === 'mnist') ?? matches[0];
+  };
+  const pair = digitsOf(wanted);
+  return (pair && (sameDigits(pair) ?? sameDigits(pair.split('-').reverse().join('-'))))
+    ?? list.find((e) => e.id === DEFAULT_EXPERIMENT) ?? sameDigits(digitsOf(DEFAULT_EXPERIMENT)) ?? list[0];
 }
 
-// An experiment with a given set of arrays loaded. Rows of (K, n) arrays are exposed
+export async function resolveExperiment(id) {
+  const list = await listExperiments();
+  if (!list.length) throw new Error('The server has no experiments. Build one with `tilting precompute`.');
+  const experiment = chooseExperiment(list, id);
+  return { experiment, found: experiment.id === id, list };
+}
+
+export function pairOf(experiment) {
+  return `${experiment.digits[0]}-${experiment.digits[1]}`;
+}
+export { digitsOf };
+
+// An experiment with a given set of arrays loaded. Rows of (nModels, n) arrays are exposed
 // as views made once, so a λ step never allocates.
 export async function loadExperiment(id, names, halfNames = []) {
   const manifest = await getManifest(id);
@@ -108,19 +131,19 @@ export async function loadExperiment(id, names, halfNames = []) {
     arrays,
     side,
     dim: side * side,
-    K: manifest.models.length,
-    grid: manifest.models.map((m) => m.log10_lambda),
+    nModels: manifest.models.length,
+    log10Lambdas: manifest.models.map((m) => m.log10_lambda), // per model, ascending
     model: (k) => manifest.models[k],
     row(name, k) {
       const { data, shape } = arrays[name];
       const width = shape[1];
       return data.subarray(k * width, (k + 1) * width);
     },
-    nearestK(log10) {
-      if (log10 === null || log10 === undefined || Number.isNaN(log10)) return null;
+    nearestK(log10Lambda) {
+      if (log10Lambda === null || log10Lambda === undefined || Number.isNaN(log10Lambda)) return null;
       let best = 0;
       manifest.models.forEach((m, k) => {
-        if (Math.abs(m.log10_lambda - log10) < Math.abs(manifest.models[best].log10_lambda - log10)) best = k;
+        if (Math.abs(m.log10_lambda - log10Lambda) < Math.abs(manifest.models[best].log10_lambda - log10Lambda)) best = k;
       });
       return best;
     },

@@ -3,7 +3,7 @@
 // parent so an <iframe> can grow to fit (the "Embed this figure" snippet listens for it).
 import { ROOT } from './data.js';
 import { FIGURES, mountFigure, installPrint } from './figures.js';
-import { checkPair, pageState } from './state.js';
+import { checkExperiment, keysOf, pageState } from './state.js';
 
 const name = document.documentElement.dataset.figure;
 const spec = FIGURES[name];
@@ -26,7 +26,7 @@ document.querySelector('.embed-title').textContent = spec.title;
 document.querySelector('.embed-credit a').href = ROOT.href;
 const mountNode = document.querySelector('.figure-mount');
 mountFigure(name, mountNode);
-if (spec.keys.includes('pair')) checkPair(pageState().store, mountNode);
+if (keysOf(name).includes('experiment')) checkExperiment(pageState().store, mountNode);
 installPrint([mountNode]);
 
 if (window.parent !== window) {

@@ -3,7 +3,8 @@
 import { follow, el, fmt, showError, setHtml } from './ui.js';
 import { lambdaSlider } from './slider.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
-import { boxAdversarial, score, l2 } from './maths.js';
+import { l2 } from './maths.js';
+import { distancesAlongPath, adversarialAtModel } from './derive.js';
 import { clearedContext, niceTicks } from './hist.js';
 import { plotFont } from './ui.js';
 
@@ -27,7 +28,7 @@ function distanceCurve(box) {
   }).observe(box);
   function draw(spec) {
     last = spec;
-    const { grid, k, adv, mirror } = spec;
+    const { log10Lambdas, k, adv, mirror } = spec;
     box.dataset.k = String(k);
     box.dataset.adv = String(adv[k]);
     box.dataset.mirror = String(mirror[k]);
@@ -36,7 +37,7 @@ function distanceCurve(box) {
     const font = plotFont().family;
     const M = { l: 34, r: 10, t: 26, b: 32 };
     const pw = W - M.l - M.r; const ph = H - M.t - M.b;
-    const lo = grid[0]; const hi = grid[grid.length - 1];
+    const lo = log10Lambdas[0]; const hi = log10Lambdas[log10Lambdas.length - 1];
     let top = 0;
     for (const a of [adv, mirror]) for (const v of a) if (Number.isFinite(v)) top = Math.max(top, v);
     top = top > 0 ? top * 1.08 : 1;
@@ -59,7 +60,7 @@ function distanceCurve(box) {
       ctx.beginPath(); let pen = false;
       values.forEach((v, i) => {
         if (!Number.isFinite(v)) { pen = false; return; }
-        if (pen) ctx.lineTo(X(grid[i]), Y(v)); else ctx.moveTo(X(grid[i]), Y(v));
+        if (pen) ctx.lineTo(X(log10Lambdas[i]), Y(v)); else ctx.moveTo(X(log10Lambdas[i]), Y(v));
         pen = true;
       });
       ctx.setLineDash(dash); ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.stroke(); ctx.setLineDash([]);
@@ -68,10 +69,10 @@ function distanceCurve(box) {
     line(adv, ADV, []);
     // The current λ: a vertical rule and a dot on each curve.
     ctx.strokeStyle = '#c00'; ctx.lineWidth = 1.5;
-    ctx.beginPath(); ctx.moveTo(X(grid[k]), M.t); ctx.lineTo(X(grid[k]), M.t + ph); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(X(log10Lambdas[k]), M.t); ctx.lineTo(X(log10Lambdas[k]), M.t + ph); ctx.stroke();
     for (const [v, colour] of [[mirror[k], MIRROR], [adv[k], ADV]]) {
       if (!Number.isFinite(v)) continue;
-      ctx.beginPath(); ctx.arc(X(grid[k]), Y(v), 4, 0, 2 * Math.PI); ctx.fillStyle = colour; ctx.fill();
+      ctx.beginPath(); ctx.arc(X(log10Lambdas[k]), Y(v), 4, 0, 2 * Math.PI); ctx.fillStyle = colour; ctx.fill();
     }
     ctx.strokeStyle = '#333'; ctx.lineWidth = 1; ctx.strokeRect(M.l, M.t, pw, ph);
     // Legend on top.
@@ -110,7 +111,7 @@ export function mount(root, store, plotly = null) {
   const curve = distanceCurve(curveBox);
   const distances = new Map(); // gallery index → per-model ‖x̃ − x‖ and ‖x_m − x‖, computed once
   let exp = null; let panels = null; let G = 0;
-  const slider = lambdaSlider(controls, { onInput: (k) => store.set({ lambda: exp.grid[k] }) });
+  const slider = lambdaSlider(controls, { onInput: (k) => store.set({ log10Lambda: exp.log10Lambdas[k] }) });
   // Without ?g= the figure shows the bundle's default x (manifest.defaults, a typical class-I image).
   const galleryIndex = (state) => {
     const g = Number.parseInt(state.g, 10);
@@ -121,18 +122,9 @@ export function mount(root, store, plotly = null) {
   prev.addEventListener('click', () => store.set({ g: String((galleryIndex(store.get()) + G - 1) % G) }));
   next.addEventListener('click', () => store.set({ g: String((galleryIndex(store.get()) + 1) % G) }));
 
-  // Both distances for every model, once per image: ‖x_m − x‖ = 2|d(x)| and the exact
-  // valid-image adversarial's ‖x̃ − x‖ (Infinity where no valid image crosses).
+  // Both distances for every model, once per image (derive.distancesAlongPath).
   function distancesFor(g, x) {
-    if (!distances.has(g)) {
-      const adv = new Float64Array(exp.K); const mirror = new Float64Array(exp.K);
-      for (let k = 0; k < exp.K; k++) {
-        const w = exp.row('weights', k); const b = exp.arrays.intercepts.data[k];
-        mirror[k] = (2 * Math.abs(score(x, w, b))) / exp.model(k).w_norm;
-        adv[k] = boxAdversarial(x, w, b).distance;
-      }
-      distances.set(g, { adv, mirror });
-    }
+    if (!distances.has(g)) distances.set(g, distancesAlongPath(exp, x));
     return distances.get(g);
   }
 
@@ -140,10 +132,11 @@ export function mount(root, store, plotly = null) {
     plotly,
     root,
     names: NAMES,
+    fields: ['log10Lambda', 'g'],
     load(e) {
       exp = e;
       G = e.arrays.gallery_y.data.length;
-      slider.setGrid(e.grid);
+      slider.setLog10Lambdas(e.log10Lambdas);
       row.replaceChildren();
       panels = [panel('test digit x', e.side), panel('perturbation δ', e.side), panel('adversarial x + δ', e.side)];
       row.append(panels[0].node, el('span', { class: 'op', 'aria-hidden': 'true', text: '+' }), panels[1].node,
@@ -156,16 +149,11 @@ export function mount(root, store, plotly = null) {
       const [di, dj] = exp.manifest.digits;
       const g = galleryIndex(state);
       const x = exp.arrays.gallery_images.data.subarray(g * exp.dim, (g + 1) * exp.dim);
-      const w = exp.row('weights', k);
-      const b = exp.arrays.intercepts.data[k];
-      const s = score(x, w, b);
-      const adv = boxAdversarial(x, w, b);
-      const sAdv = score(adv.image, w, b);
+      const { score: s, adv, advScore: sAdv, delta } = adversarialAtModel(exp, x, k);
       const name = (v) => (v > 0 ? dj : di);
-      const delta = adv.image.map((v, i) => v - x[i]);
       drawGray(panels[0].canvas, x, exp.side);
       drawDiverging(panels[1].canvas, delta, exp.side, DELTA_SCALE);
-      curve.draw({ grid: exp.grid, k, ...distancesFor(g, x) });
+      curve.draw({ log10Lambdas: exp.log10Lambdas, k, ...distancesFor(g, x) });
       drawGray(panels[2].canvas, adv.image, exp.side);
       const truth = exp.arrays.gallery_y.data[g] > 0 ? dj : di;
       setHtml(panels[0].label, `a ${truth} from the test set<br>SVM says <b data-pred="x">${name(s)}</b> (score <span data-score="x">${fmt.signed(s)}</span>)`);

@@ -5,19 +5,18 @@
 import { el, readout, fmt, follow, showError, COLOURS } from './ui.js';
 import { histogramCanvas, lossPoints, losses } from './hist.js';
 import { lambdaSlider } from './slider.js';
-import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { ensureStoryCss } from './story.js';
 
 const NAMES = ['hist_edges', 'hist_train'];
 const LOSS_TOP = 3; // the loss axis is cut here (said on the figure)
-const PARAMS = { wnorm: parse.num(-6, 6) };
 
 export function mount(root, store) {
   ensureStoryCss();
   const fig = el('div', { class: 'fig story-loss' });
   root.append(fig);
   let exp = null; let k = 0;
-  let logW = readParams(PARAMS).wnorm ?? null; // null: follow the model's own ‖w‖
-  const slider = lambdaSlider(fig, { onInput: (kk) => store.set({ lambda: exp.grid[kk] }) });
+  let logW = store.get().lossLog10WNorm ?? null; // log10 ‖w‖ chosen by the reader; null: follow the model's own
+  const slider = lambdaSlider(fig, { onInput: (kk) => store.set({ log10Lambda: exp.log10Lambdas[kk] }) });
   const wRow = el('div', { class: 'lambda-control' });
   const wLabel = el('label', { for: 'loss-wnorm' });
   const wInput = el('input', { id: 'loss-wnorm', type: 'range', step: '0.01', 'data-control': 'wnorm' });
@@ -36,8 +35,8 @@ export function mount(root, store) {
   fig.append(dl, plot, note);
   const drawHistogram = histogramCanvas(plot, { height: 340 });
 
-  wInput.addEventListener('input', () => { logW = Number(wInput.value); draw(); writeParams('loss', { wnorm: logW.toFixed(2) }); });
-  reset.addEventListener('click', () => { logW = null; draw(); writeParams('loss', { wnorm: null }); });
+  wInput.addEventListener('input', () => { logW = Number(wInput.value); draw(); store.set({ lossLog10WNorm: logW }); });
+  reset.addEventListener('click', () => { logW = null; draw(); store.set({ lossLog10WNorm: null }); });
 
   function draw() {
     const m = exp.model(k);
@@ -86,7 +85,7 @@ export function mount(root, store) {
     root,
     load(e) {
       exp = e;
-      slider.setGrid(e.grid);
+      slider.setLog10Lambdas(e.log10Lambdas);
       const ws = e.manifest.models.map((m) => Math.log10(m.w_norm));
       wInput.min = String(Math.floor(Math.min(...ws)) - 1);
       wInput.max = String(Math.ceil(Math.max(...ws)) + 1);
@@ -95,7 +94,7 @@ export function mount(root, store) {
     step(kk, state, changed) {
       k = kk;
       slider.set(k);
-      if (changed.includes('lambda') && logW !== null && !changed.includes('all')) { logW = null; writeParams('loss', { wnorm: null }); }
+      if (changed.includes('log10Lambda') && logW !== null && !changed.includes('all')) { logW = null; store.set({ lossLog10WNorm: null }); }
       draw();
     },
     onError: (err) => showError(fig, err),

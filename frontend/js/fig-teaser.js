@@ -20,7 +20,7 @@ export function mount(root, store, plotly = null) {
   root.append(el('div', { class: 'teaser-layout' }, question, plotDiv, controls, dl, legendBox, note));
   let exp = null;
   const slider = lambdaSlider(controls, {
-    onInput: (k) => store.set({ lambda: exp.grid[k] }),
+    onInput: (k) => store.set({ log10Lambda: exp.log10Lambdas[k] }),
     describe: (k) => `tilt ${exp.model(k).theta_deg.toFixed(1)} degrees`,
   });
   const rTheta = readout(dl, 'theta', 'tilt θ');
@@ -34,7 +34,7 @@ export function mount(root, store, plotly = null) {
     half: HALF,
     load(e) {
       exp = e;
-      slider.setGrid(e.grid);
+      slider.setLog10Lambdas(e.log10Lambdas);
       const [i, j] = e.manifest.digits;
       plane = planePlot(plotDiv, e, { digits: [i, j], compact: true });
       legendBox.replaceChildren(plane.legend);

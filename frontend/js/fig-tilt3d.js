@@ -4,14 +4,13 @@
 // (v_weak − c·v_strong)/√(1 − c²)). Each boundary is the plane cos θ·u + sin θ·v + offset = 0
 // of its own tilting plane. The camera turns around ẑ from one tilting plane to the other.
 // One WebGL context: built when the figure nears the viewport, purged when it leaves.
-import { resolvePair, loadExperiment } from './data.js';
+import { resolveExperiment, loadExperiment } from './data.js';
 import { el, readout, fmt, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
 import { dot } from './maths.js';
-import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { ensureStoryCss } from './story.js';
 
 const NAMES = ['train_u', 'train_v', 'train_y', 'normals'];
 const MAX_POINTS = 2000;
-const PARAMS = { ls: parse.num(-20, 20), lw: parse.num(-20, 20), rot: parse.num(0, 1) };
 const DEFAULT_ROT = 0.5; // the oblique view, both boundaries visible
 const SWEEP_MS = 4000;
 
@@ -122,13 +121,46 @@ function camera(rot, phiW, beta) {
   };
 }
 
-const reducedMotion = () => window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+// Everything plotly draws for the models ks and kw seen from `rot`: traces, layout, and the
+// numbers the readouts and the note show.
+function tiltScene(exp, ks, kw, rot, width) {
+  const n = exp.arrays.train_u.data.length;
+  const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
+  const g = tiltGeometry(exp, ks, kw, stride);
+  const phiW = Math.atan2(g.s, g.c);
+  const beta = chooseBeta(g.planes.map((p) => p.normal), phiW);
+  let R = 0;
+  for (const p of [g.pts.I, g.pts.J]) for (const a of [p.x, p.y, p.z]) for (const v of a) R = Math.max(R, Math.abs(v));
+  R *= 1.02;
+  const grid = R > 8 ? 4 : 2;
+  const scale = width < 500 ? 1.0 : SCENE_SCALE; // a phone's box is narrow: the whole cube must fit its width
+  const traces = [
+    { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[0]}`, ...g.pts.I, marker: { size: 2, color: COLOURS.I, opacity: 0.7 }, hoverinfo: 'skip' },
+    { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[1]}`, ...g.pts.J, marker: { size: 2, color: COLOURS.J, opacity: 0.7 }, hoverinfo: 'skip' },
+    ...planeTraces(g.planes[0].normal, g.planes[0].model.boundary_offset, R, '#1b7837', `strong boundary, λ = 10^${exp.log10Lambdas[ks].toFixed(1)}`),
+    ...planeTraces(g.planes[1].normal, g.planes[1].model.boundary_offset, R, '#762a83', `weak boundary, λ = 10^${exp.log10Lambdas[kw].toFixed(1)}`),
+  ];
+  // No tick labels (seen obliquely they pile up): a grid every `grid` units instead, said in the note.
+  const axis = (title) => ({
+    title: { text: title, font: { size: 13 } }, range: [-R, R], dtick: grid, showticklabels: false, showspikes: false,
+    backgroundcolor: '#fafafa', showbackground: true, gridcolor: '#dcdcdc', zeroline: false,
+  });
+  const layout = {
+    // The legend sits under the scene: above it, it covered the plot on phones.
+    margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(),
+    legend: { orientation: 'h', x: 0, y: 0, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.7)' },
+    scene: { domain: { x: [0, 1], y: [0.12, 1] }, xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'manual', aspectratio: { x: scale, y: scale, z: scale }, camera: camera(rot, phiW, beta), dragmode: 'turntable' },
+  };
+  return { traces, layout, phiW, beta, grid, stride, n, shown: g.pts.I.x.length + g.pts.J.x.length, normals: g.planes.map((p) => p.normal), flat: g.s < 1e-9 };
+}
 
-export function mount(root, store, plotly) {
-  ensureStoryCss();
-  const params = readParams(PARAMS);
-  const fig = el('div', { class: 'fig story-tilt3d' });
-  root.append(fig);
+function tiltNote(exp, ks, kw, { shown, n, stride, grid }) {
+  const lambdaHtml = (k) => `10<sup>${exp.log10Lambdas[k].toFixed(1).replace('-', '−')}</sup>`;
+  return `${exp.manifest.title}. Showing ${shown.toLocaleString('en')} of ${n.toLocaleString('en')} training images (${stride === 1 ? 'all of them' : `one image in ${stride}, for speed`}). Axes: ẑ (the direction between the class means), n̂ of the strong model (λ = ${lambdaHtml(ks)}, green plane) and e₃, the part of the weak model's n̂ (λ = ${lambdaHtml(kw)}, purple plane) orthogonal to it; all three in the same pixel units (grid lines every ${grid}), through the midpoint of the class means. The view opens obliquely, with both boundaries in sight; at 0 it is the strong model's tilting plane seen face-on, at 1 the weak model's. Drag to look around.`;
+}
+
+// The figure's markup: the two model pickers, the view slider with Play, readouts, the plot.
+function buildTiltControls(fig) {
   const controls = el('div', { class: 'tilt-controls' });
   const pick = (label, name) => {
     const select = el('select', { 'data-control': name, 'aria-label': label });
@@ -149,11 +181,52 @@ export function mount(root, store, plotly) {
   const plot = el('div', { class: 'plot tilt-plot', role: 'img', 'aria-label': 'Training images in three dimensions with two decision boundaries as planes' });
   const note = el('p', { class: 'fig-note' });
   fig.append(controls, rotation, dl, plot, note);
+  return { strongSelect, weakSelect, rotation, play, rotInput, rotLabel, rThetaS, rThetaW, rAngle, plot, note };
+}
+
+const reducedMotion = () => window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+
+// Play: the camera sweeps from one tilting plane to the other and back (~20 frames a
+// second), or, where the reader asked for reduced motion, goes straight to the other end.
+function cameraSweep(play, { rotation, setRotation, save }) {
+  let anim = null;
+  function stop() {
+    if (anim) cancelAnimationFrame(anim.frame);
+    anim = null;
+    play.textContent = 'Play';
+    play.setAttribute('aria-pressed', 'false');
+  }
+  play.addEventListener('click', () => {
+    if (anim) { stop(); save(); return; }
+    if (reducedMotion()) { setRotation(rotation() < 0.5 ? 1 : 0); return; }
+    play.textContent = 'Pause';
+    play.setAttribute('aria-pressed', 'true');
+    anim = { start: performance.now(), from: rotation(), last: 0, frame: 0 };
+    const tick = (now) => {
+      if (!anim) return;
+      if (now - anim.last > 50) {
+        anim.last = now;
+        const phase = ((now - anim.start) / SWEEP_MS + anim.from) % 2;
+        setRotation(phase <= 1 ? phase : 2 - phase, false);
+      }
+      anim.frame = requestAnimationFrame(tick);
+    };
+    anim.frame = requestAnimationFrame(tick);
+  });
+  return { stop };
+}
+
+export function mount(root, store, plotly) {
+  ensureStoryCss();
+  const params = store.get(); // tiltStrongLog10Lambda, tiltWeakLog10Lambda, tiltRotation (state.js)
+  const fig = el('div', { class: 'fig story-tilt3d' });
+  root.append(fig);
+  const { strongSelect, weakSelect, rotation, play, rotInput, rotLabel, rThetaS, rThetaW, rAngle, plot, note } = buildTiltControls(fig);
 
   let exp = null; let Plotly = null; let built = false; let near = false;
-  let ks = 0; let kw = 0; let rot = params.rot ?? DEFAULT_ROT; let phiW = 0; let beta = 0.6; let anim = null;
+  let ks = 0; let kw = 0; let rot = params.tiltRotation ?? DEFAULT_ROT; let phiW = 0; let beta = 0.6;
 
-  const save = () => writeParams('tilt3d', { ls: exp.grid[ks].toFixed(1), lw: exp.grid[kw].toFixed(1), rot: rot.toFixed(2) });
+  const save = () => store.set({ tiltStrongLog10Lambda: exp.log10Lambdas[ks], tiltWeakLog10Lambda: exp.log10Lambdas[kw], tiltRotation: rot });
 
   function setRotation(value, persist = true) {
     rot = value;
@@ -165,44 +238,17 @@ export function mount(root, store, plotly) {
 
   function build() {
     if (!exp || !near) return;
-    const n = exp.arrays.train_u.data.length;
-    const stride = Math.max(1, Math.ceil(n / MAX_POINTS));
-    const g = tiltGeometry(exp, ks, kw, stride);
-    phiW = Math.atan2(g.s, g.c);
-    beta = chooseBeta(g.planes.map((p) => p.normal), phiW);
-    plot.tiltNormals = g.planes.map((p) => p.normal);
-    let R = 0;
-    for (const p of [g.pts.I, g.pts.J]) for (const a of [p.x, p.y, p.z]) for (const v of a) R = Math.max(R, Math.abs(v));
-    R *= 1.02;
-    const grid = R > 8 ? 4 : 2;
-    const scale = (plot.clientWidth || 600) < 500 ? 1.0 : SCENE_SCALE; // a phone's box is narrow: the whole cube must fit its width
-    const shown = g.pts.I.x.length + g.pts.J.x.length;
-    const lam = (k) => `10<sup>${exp.grid[k].toFixed(1).replace('-', '−')}</sup>`;
-    const traces = [
-      { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[0]}`, ...g.pts.I, marker: { size: 2, color: COLOURS.I, opacity: 0.7 }, hoverinfo: 'skip' },
-      { type: 'scatter3d', mode: 'markers', name: `digit ${exp.manifest.digits[1]}`, ...g.pts.J, marker: { size: 2, color: COLOURS.J, opacity: 0.7 }, hoverinfo: 'skip' },
-      ...planeTraces(g.planes[0].normal, g.planes[0].model.boundary_offset, R, '#1b7837', `strong boundary, λ = 10^${exp.grid[ks].toFixed(1)}`),
-      ...planeTraces(g.planes[1].normal, g.planes[1].model.boundary_offset, R, '#762a83', `weak boundary, λ = 10^${exp.grid[kw].toFixed(1)}`),
-    ];
-    // No tick labels (seen obliquely they pile up): a grid every `grid` units instead, said in the note.
-    const axis = (title) => ({
-      title: { text: title, font: { size: 13 } }, range: [-R, R], dtick: grid, showticklabels: false, showspikes: false,
-      backgroundcolor: '#fafafa', showbackground: true, gridcolor: '#dcdcdc', zeroline: false,
-    });
-    const layout = {
-      // The legend sits under the scene: above it, it covered the plot on phones.
-      margin: { l: 0, r: 0, t: 0, b: 0 }, font: plotFont(),
-      legend: { orientation: 'h', x: 0, y: 0, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.7)' },
-      scene: { domain: { x: [0, 1], y: [0.12, 1] }, xaxis: axis('ẑ'), yaxis: axis('n̂ strong'), zaxis: axis('e₃'), aspectmode: 'manual', aspectratio: { x: scale, y: scale, z: scale }, camera: camera(rot, phiW, beta), dragmode: 'turntable' },
-    };
-    Plotly.react(plot, traces, layout, PLOT_CONFIG);
+    const scene = tiltScene(exp, ks, kw, rot, plot.clientWidth || 600);
+    ({ phiW, beta } = scene);
+    plot.tiltNormals = scene.normals;
+    Plotly.react(plot, scene.traces, scene.layout, PLOT_CONFIG);
     built = true;
-    plot.dataset.points = String(shown);
+    plot.dataset.points = String(scene.shown);
     rThetaS.set(exp.model(ks).theta_deg, fmt.deg(exp.model(ks).theta_deg));
     rThetaW.set(exp.model(kw).theta_deg, fmt.deg(exp.model(kw).theta_deg));
     rAngle.set((phiW * 180) / Math.PI, fmt.deg((phiW * 180) / Math.PI));
-    note.innerHTML = `${exp.manifest.title}. Showing ${shown.toLocaleString('en')} of ${n.toLocaleString('en')} training images (${stride === 1 ? 'all of them' : `one image in ${stride}, for speed`}). Axes: ẑ (the direction between the class means), n̂ of the strong model (λ = ${lam(ks)}, green plane) and e₃, the part of the weak model's n̂ (λ = ${lam(kw)}, purple plane) orthogonal to it; all three in the same pixel units (grid lines every ${grid}), through the midpoint of the class means. The view opens obliquely, with both boundaries in sight; at 0 it is the strong model's tilting plane seen face-on, at 1 the weak model's. Drag to look around.`;
-    rotation.hidden = g.s < 1e-9;
+    note.innerHTML = tiltNote(exp, ks, kw, scene);
+    rotation.hidden = scene.flat;
     setRotation(rot, false);
   }
 
@@ -212,30 +258,8 @@ export function mount(root, store, plotly) {
     built = false;
   }
 
-  function stop() {
-    if (anim) cancelAnimationFrame(anim.frame);
-    anim = null;
-    play.textContent = 'Play';
-    play.setAttribute('aria-pressed', 'false');
-  }
-
-  play.addEventListener('click', () => {
-    if (anim) { stop(); save(); return; }
-    if (reducedMotion()) { setRotation(rot < 0.5 ? 1 : 0); return; } // no sweep: straight to the other end
-    play.textContent = 'Pause';
-    play.setAttribute('aria-pressed', 'true');
-    anim = { start: performance.now(), from: rot, last: 0, frame: 0 };
-    const tick = (now) => {
-      if (!anim) return;
-      if (now - anim.last > 50) { // ~20 frames a second is plenty for a camera sweep
-        anim.last = now;
-        const phase = ((now - anim.start) / SWEEP_MS + anim.from) % 2;
-        setRotation(phase <= 1 ? phase : 2 - phase, false);
-      }
-      anim.frame = requestAnimationFrame(tick);
-    };
-    anim.frame = requestAnimationFrame(tick);
-  });
+  const sweep = cameraSweep(play, { rotation: () => rot, setRotation, save });
+  const stop = sweep.stop;
   rotInput.addEventListener('input', () => { stop(); setRotation(Number(rotInput.value)); });
   for (const [select, which] of [[strongSelect, 's'], [weakSelect, 'w']]) {
     select.addEventListener('change', () => {
@@ -244,14 +268,14 @@ export function mount(root, store, plotly) {
     });
   }
 
-  async function load(pair) {
+  async function load(experimentId) {
     try {
-      const { experiment } = await resolvePair(pair);
+      const { experiment } = await resolveExperiment(experimentId);
       const [e, P] = await Promise.all([loadExperiment(experiment.id, NAMES), plotly]);
       exp = e; Plotly = P;
       const d = defaultModels(e.manifest.models);
-      ks = params.ls !== undefined ? e.nearestK(params.ls) : d.strong;
-      kw = params.lw !== undefined ? e.nearestK(params.lw) : d.weak;
+      ks = params.tiltStrongLog10Lambda !== undefined ? e.nearestK(params.tiltStrongLog10Lambda) : d.strong;
+      kw = params.tiltWeakLog10Lambda !== undefined ? e.nearestK(params.tiltWeakLog10Lambda) : d.weak;
       for (const select of [strongSelect, weakSelect]) {
         select.replaceChildren(...e.manifest.models.map((m, k) => el('option', { value: String(k), text: `λ = 10^${m.log10_lambda.toFixed(1)} (θ = ${m.theta_deg.toFixed(1)}°)` })));
       }
@@ -269,6 +293,6 @@ export function mount(root, store, plotly) {
       if (near && !built) build(); else if (!near) purge();
     }, { rootMargin: '300px 0px' }).observe(root);
   } else near = true;
-  store.subscribe((state, changed) => { if (changed.includes('pair')) { purge(); load(state.pair); } });
-  return load(store.get().pair);
+  store.subscribe((state, changed) => { if (changed.includes('experiment')) { purge(); load(state.experiment); } });
+  return load(store.get().experiment);
 }

@@ -7,7 +7,7 @@
 import { getFigureData, loadFigureArrays } from './data.js';
 import { el, readout, fmt, showError, PLOT_CONFIG, COLOURS, plotFont } from './ui.js';
 import { clipLine, dot, l2 } from './maths.js';
-import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { ensureStoryCss } from './story.js';
 import { drawDivergingRect } from './images.js';
 
 const H_MAX = 50; // d = 2·50² = 5,000
@@ -17,9 +17,6 @@ const PANELS = [
   { key: 'a', title: 'Low dimension, tilted boundary', d: 2, theta: 84 },
   { key: 'b', title: 'High dimension, bisecting boundary', d: 5000, theta: 0 },
 ];
-const PARAMS = {
-  da: parse.int(2, 5000), ta: parse.num(0, 90), db: parse.int(2, 5000), tb: parse.num(0, 90), toylam: parse.num(-20, 20),
-};
 
 // Image shapes on the dimension slider: rows × 2·half pixels, d = 2·rows·half. The h×2h
 // family (h = 1…50) plus 28×28, MNIST's size (784 = 2h² has no whole h).
@@ -143,14 +140,14 @@ function mountPanel(parent, spec, initial, Plotly, save) {
   return state;
 }
 
-function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
+function mountTrained(parent, manifest, arrays, initialLog10Lambda, Plotly, save) {
   const box = el('section', { class: 'toy-trained' });
   box.append(el('h3', { class: 'figure-heading', text: 'Trained: an SVM on toy data with one mislabelled image' }));
   const models = manifest.models;
   const grid = models.map((m) => m.log10_lambda);
   const [h] = manifest.dataset.image_shape;
   const mis = manifest.mislabelled.index;
-  let k = grid.reduce((best, g, i) => (Math.abs(g - initialLog10) < Math.abs(grid[best] - initialLog10) ? i : best), 0);
+  let k = grid.reduce((best, g, i) => (Math.abs(g - initialLog10Lambda) < Math.abs(grid[best] - initialLog10Lambda) ? i : best), 0);
   const lSlider = slider(box, { label: 'λ', min: 0, max: models.length - 1, step: 1, name: 'toylam', onInput: (v) => { k = v; render(); save(grid[k]); } });
   const dl = el('dl', { class: 'readouts' });
   const rTheta = readout(dl, 'toy-theta', 'Tilt θ of the trained boundary (from ẑ)');
@@ -209,7 +206,7 @@ function mountTrained(parent, manifest, arrays, initialLog10, Plotly, save) {
 
 export async function mount(root, store, plotly) {
   ensureStoryCss();
-  const params = readParams(PARAMS);
+  const params = store.get(); // toyDimensionA/B, toyTiltA/B, toyLog10Lambda (state.js)
   const fig = el('div', { class: 'fig story-toy' });
   root.append(fig);
   const intro = el('p', { class: 'fig-note' });
@@ -219,16 +216,17 @@ export async function mount(root, store, plotly) {
   let Plotly;
   try { Plotly = await plotly; } catch (err) { showError(fig, err); return; }
   const states = [];
-  const saveClosed = () => writeParams('toy', {
-    da: dimension(states[0].shape), ta: states[0].theta, db: dimension(states[1].shape), tb: states[1].theta,
+  const saveClosed = () => store.set({
+    toyDimensionA: dimension(states[0].shape), toyTiltA: states[0].theta, toyDimensionB: dimension(states[1].shape), toyTiltB: states[1].theta,
   });
   PANELS.forEach((spec) => {
-    const initial = { d: params[`d${spec.key}`] ?? spec.d, theta: params[`t${spec.key}`] ?? spec.theta };
+    const side = spec.key.toUpperCase();
+    const initial = { d: params[`toyDimension${side}`] ?? spec.d, theta: params[`toyTilt${side}`] ?? spec.theta };
     states.push(mountPanel(panels, spec, initial, Plotly, () => saveClosed()));
   });
   try {
     const [manifest, arrays] = await Promise.all([getFigureData('toy'), loadFigureArrays('toy', ['train_plane', 'train_y', 'plane_weights'])]);
-    mountTrained(fig, manifest, arrays, params.toylam ?? -5, Plotly, (log10) => writeParams('toy', { toylam: log10.toFixed(1) }));
+    mountTrained(fig, manifest, arrays, params.toyLog10Lambda ?? -5, Plotly, (log10Lambda) => store.set({ toyLog10Lambda: log10Lambda }));
   } catch (err) {
     showError(fig, err);
   }

@@ -1,20 +1,24 @@
 // The figure registry and the code shared by the article and the embed pages:
 // loading plotly.js once, mounting a figure, timing when it became interactive.
-import './contexts.js'; // before plotly.js creates any canvas context
+import * as adapter from './plotly-adapter.js'; // first: its canvas defaults precede plotly.js
 import { ROOT } from './data.js';
-import { pageState } from './state.js';
+import { pageState, fieldsOf } from './state.js';
 import { embedSnippet, showError } from './ui.js';
 
-// Each figure's title, and `keys`: the URL parameters that are its own state (an embed
-// snippet carries those and no others).
+// Each figure's title and module. Its URL keys (what its embed snippet carries) are the
+// rows of state.js's table that name it.
 export const FIGURES = {
-  teaser: { title: 'The tilting plane', plotly: true, keys: ['pair', 'lambda'], module: () => import('./fig-teaser.js') },
-  linear: { title: 'Linear classifiers too', plotly: false, keys: ['pair', 'lambda', 'g'], module: () => import('./fig-linear.js') },
-  explorer: { title: 'The regularization explorer', plotly: true, keys: ['pair', 'lambda', 'x', 'y', 'test'], module: () => import('./fig-explorer.js') },
-  network: { title: 'Adversarial examples of a small network', plotly: false, keys: ['net', 'view', 'cell'], module: () => import('./fig-network.js') },
-  toy: { title: 'The toy problem: dimension versus tilt', plotly: true, keys: ['da', 'ta', 'db', 'tb', 'toylam'], module: () => import('./fig-toy.js') },
-  tilt3d: { title: 'The tilt in 3-D', plotly: true, keys: ['pair', 'ls', 'lw', 'rot'], module: () => import('./fig-tilt3d.js') },
-  loss: { title: 'Scaling the loss', plotly: false, keys: ['pair', 'lambda', 'wnorm'], module: () => import('./fig-loss.js') },
+  teaser: { title: 'The tilting plane', plotly: true, module: () => import('./fig-teaser.js') },
+  linear: { title: 'Linear classifiers too', plotly: false, module: () => import('./fig-linear.js') },
+  explorer: { title: 'The regularization explorer', plotly: true, module: () => import('./fig-explorer.js') },
+  network: { title: 'Adversarial examples of a small network', plotly: false, module: () => import('./fig-network.js') },
+  toy: { title: 'The toy problem: dimension versus tilt', plotly: true, module: () => import('./fig-toy.js') },
+  tilt3d: { title: 'The tilt in 3-D', plotly: true, module: () => import('./fig-tilt3d.js') },
+  loss: { title: 'Scaling the loss', plotly: false, module: () => import('./fig-loss.js') },
+  'network-curves': { title: 'Training curves across weight decay', plotly: true, module: () => import('./fig-network-curves.js') },
+  'network-filters': { title: 'What the network learned: filters and RMS weights', plotly: true, module: () => import('./fig-network-filters.js') },
+  'network-tilt': { title: 'The local tilt of a network against weight decay', plotly: true, module: () => import('./fig-network-tilt.js') },
+  'network-ce': { title: 'Cross-entropy and weight decay', plotly: true, module: () => import('./fig-network-ce.js') },
 };
 
 let plotlyPromise = null;
@@ -24,7 +28,7 @@ export function loadPlotly() {
     plotlyPromise = new Promise((resolve, reject) => {
       const script = document.createElement('script');
       script.src = new URL('vendor/plotly.min.js', ROOT).href;
-      script.onload = () => resolve(window.Plotly);
+      script.onload = () => resolve(adapter.checkPlotly(window.Plotly));
       script.onerror = () => reject(new Error('plotly.js could not be loaded'));
       document.head.append(script);
     });
@@ -45,7 +49,8 @@ export function mountFigure(name, container, { snippet = true } = {}) {
     .then(() => {
       container.removeAttribute('aria-busy');
       page.readyAt[name] = performance.now();
-      if (snippet) embedSnippet(container.closest('figure') ?? container, name, page.store, spec.title, spec.keys);
+      if (snippet) embedSnippet(container.closest('figure') ?? container, name, page.store, spec.title);
+      if (spec.plotly) keepSnapshot(container);
     })
     .catch((err) => { // its code or plotly.js did not load: say so where the figure would be
       container.removeAttribute('aria-busy');
@@ -55,21 +60,33 @@ export function mountFigure(name, container, { snippet = true } = {}) {
 }
 
 // Printing. Plotly's WebGL plots print blank (and the 3-D figure exists only while it is on
-// screen), and a plot laid out for the screen's width is cut off on paper. So before
-// printing every figure is mounted and each plot is replaced, on paper only, by a picture
-// that plotly renders of it (print.css shows the pictures and hides the live plots).
-// Ctrl+P / ⌘P waits for the pictures (window.__tilting.preparePrint() is the same step);
-// a print started from the browser's menu cannot wait, and gets what is ready by then.
+// screen), and a plot laid out for the screen's width is cut off on paper. So each plot
+// keeps a picture of itself (an <img class="print-snapshot"> right after it, hidden on
+// screen, shown instead of the plot by print.css), redrawn by plotly's own image export once
+// the reader has stopped interacting with the figure for SETTLE_MS, when the browser is
+// idle. A print started from the browser's menu therefore finds pictures of what is on
+// screen. `beforeprint` is a second chance (it cannot be waited for: it refreshes what it
+// can); Ctrl+P / ⌘P waits for every figure to be mounted and pictured
+// (window.__tilting.preparePrint() is the same step).
+const SETTLE_MS = 1000;
 const twoFrames = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+const whenIdle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 2000 }) : setTimeout(fn, 0));
+
+// A picture of one plot. WebGL plots are exported as PNG at twice their size (plotly renders
+// them anew off screen: the costly part, ~0.2 s for the 6,000-point plane); the others as
+// SVG (vector on paper, and a few times cheaper). A canvas a figure lays over its plot
+// (boundary, band, arrows, chosen images) is painted over plotly's picture, and that
+// picture is encoded off the main thread (toBlob).
+const pictureUrls = new WeakMap();
 
 async function snapshot(Plotly, gd) {
-  if (!gd.data || !gd._fullLayout) return;
-  const width = Math.max(1, Math.round(gd._fullLayout.width || gd.clientWidth));
-  const height = Math.max(1, Math.round(gd._fullLayout.height || gd.clientHeight));
-  const scale = 2;
-  let url = await Plotly.toImage(gd, { format: 'png', width, height, scale });
-  // What a figure draws on top of plotly's own (a canvas laid over the plot: boundary,
-  // band, arrows, chosen images) is not in plotly's picture: it is painted over it here.
+  if (!adapter.isDrawn(gd)) return false;
+  const size = adapter.plotSize(gd);
+  const width = Math.max(1, Math.round(size.width));
+  const height = Math.max(1, Math.round(size.height));
+  const gl = adapter.hasWebGL(gd);
+  const scale = gl ? 2 : 1;
+  let url = await Plotly.toImage(gd, { format: gl ? 'png' : 'svg', width, height, scale });
   const overlays = [...gd.querySelectorAll(':scope > canvas')].filter((c) => c.width && c.height && c.getClientRects().length);
   if (overlays.length) {
     const base = new Image();
@@ -84,7 +101,8 @@ async function snapshot(Plotly, gd) {
       const r = c.getBoundingClientRect();
       ctx.drawImage(c, (r.left - origin.left) * scale, (r.top - origin.top) * scale, r.width * scale, r.height * scale);
     }
-    url = canvas.toDataURL('image/png');
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+    url = URL.createObjectURL(blob);
   }
   let img = gd.nextElementSibling;
   if (!img?.classList.contains('print-snapshot')) {
@@ -96,6 +114,55 @@ async function snapshot(Plotly, gd) {
   img.alt = gd.getAttribute('aria-label') || 'A plot of this figure';
   img.src = url;
   await img.decode().catch(() => {});
+  if (pictureUrls.has(img)) URL.revokeObjectURL(pictureUrls.get(img));
+  if (url.startsWith('blob:')) pictureUrls.set(img, url); else pictureUrls.delete(img);
+  return true;
+}
+
+// Per mounted plotly figure: is its picture out of date, is a new one being made.
+const pictured = new Map();
+
+async function refreshSnapshot(container) {
+  const entry = pictured.get(container);
+  if (!entry || entry.running) return entry?.running;
+  entry.running = (async () => {
+    entry.dirty = false;
+    const Plotly = await loadPlotly();
+    container.catchUp?.(); // a figure off screen skipped the λ steps (ui.js follow): it takes the latest now
+    const t0 = performance.now();
+    let drawn = 0;
+    const plots = [...container.querySelectorAll('.js-plotly-plot')];
+    for (const gd of plots) {
+      try { if (await snapshot(Plotly, gd)) drawn += 1; } catch (err) { console.info(err); } // eslint-disable-line no-console
+    }
+    entry.undrawn = drawn < plots.length || !plots.length;
+    // How long a picture took (main thread and GPU together), for the benchmark.
+    if (drawn) {
+      container.dataset.snapshotMs = String(Math.round(performance.now() - t0));
+      container.dataset.snapshots = String(Number(container.dataset.snapshots || 0) + 1);
+    }
+  })().finally(() => { entry.running = null; if (entry.dirty) entry.schedule(); });
+  return entry.running;
+}
+
+function keepSnapshot(container) {
+  if (pictured.has(container)) return;
+  const entry = { dirty: true, timer: null, running: null };
+  pictured.set(container, entry);
+  entry.schedule = () => {
+    entry.dirty = true;
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => whenIdle(() => refreshSnapshot(container)), SETTLE_MS);
+  };
+  // Anything that can change what the figure shows: the shared state it follows, the
+  // reader's input inside it (its own sliders, drags of a 3-D view), its size.
+  const fields = fieldsOf(container.dataset.figure);
+  pageState().store.subscribe((state, changed) => { if (changed.some((f) => fields.includes(f))) entry.schedule(); });
+  for (const type of ['input', 'change', 'pointerup', 'keyup', 'wheel']) container.addEventListener(type, entry.schedule, { passive: true });
+  new ResizeObserver(() => entry.schedule()).observe(container);
+  // The 3-D plot is drawn only near the screen (and has no picture before): when it is
+  // drawn again, its picture is refreshed.
+  new IntersectionObserver(([e]) => { if (e.isIntersecting && (entry.dirty || entry.undrawn)) entry.schedule(); }, { rootMargin: '200px 0px' }).observe(container);
 }
 
 export function installPrint(containers) {
@@ -106,21 +173,20 @@ export function installPrint(containers) {
     preparing ??= (async () => {
       const y = window.scrollY;
       await Promise.all(containers.map(mount));
-      if (!containers.some((c) => FIGURES[c.dataset.figure]?.plotly)) return;
-      const Plotly = await loadPlotly();
       for (const c of containers) {
+        if (!pictured.has(c)) continue;
         if (scroll) { // a figure that draws only on screen (the 3-D one) is brought there
           c.scrollIntoView({ block: 'center' });
           await twoFrames();
           const deadline = performance.now() + 3000;
-          while ([...c.querySelectorAll('.js-plotly-plot')].some((gd) => !gd._fullLayout) && performance.now() < deadline) await twoFrames();
+          const undrawn = () => { const plots = [...c.querySelectorAll('.js-plotly-plot')]; return !plots.length || plots.some((gd) => !adapter.isDrawn(gd)); };
+          while (undrawn() && performance.now() < deadline) await twoFrames();
         }
-        for (const gd of c.querySelectorAll('.js-plotly-plot')) {
-          try { await snapshot(Plotly, gd); } catch (err) { console.info(err); } // eslint-disable-line no-console
-        }
+        pictured.get(c).dirty = true;
+        await refreshSnapshot(c);
+        if (pictured.get(c).dirty) await refreshSnapshot(c); // one already running drew an earlier state
       }
       if (scroll) window.scrollTo(0, y);
-      document.documentElement.classList.add('print-ready');
     })().finally(() => { preparing = null; });
     return preparing;
   };
@@ -131,12 +197,9 @@ export function installPrint(containers) {
       prepare().then(() => window.print());
     }
   });
+  // From the browser's menu: the pictures kept up to date are printed; the ones out of date
+  // are redrawn as far as the time the browser gives allows.
   window.addEventListener('beforeprint', () => {
-    if (!document.documentElement.classList.contains('print-ready')) prepare({ scroll: false });
-  });
-  // The pictures are of the figures as they were when printed; afterwards they go.
-  window.addEventListener('afterprint', () => {
-    document.querySelectorAll('img.print-snapshot').forEach((img) => img.remove());
-    document.documentElement.classList.remove('print-ready');
+    for (const [c, entry] of pictured) if (entry.dirty) refreshSnapshot(c);
   });
 }

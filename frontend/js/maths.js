@@ -11,9 +11,9 @@ export function dot(a, b, offsetB = 0) {
 }
 
 // For an image x and every model k: scores s_k, signed distances d_k, and the plane
-// coordinates (u, v_k). One K×d product, done once when the image is chosen.
+// coordinates (u, v_k). One nModels×d product, done once when the image is chosen.
 export function analyseImage(x, exp) {
-  const { K, dim } = exp;
+  const { nModels, dim } = exp;
   const W = exp.arrays.weights.data;
   const B = exp.arrays.intercepts.data;
   const N = exp.arrays.normals.data;
@@ -21,10 +21,10 @@ export function analyseImage(x, exp) {
   const z = exp.arrays.z_hat.data;
   const centred = new Float64Array(dim);
   for (let i = 0; i < dim; i++) centred[i] = x[i] - 0.5 * (C[i] + C[dim + i]);
-  const scores = new Float64Array(K);
-  const distances = new Float64Array(K);
-  const v = new Float64Array(K);
-  for (let k = 0; k < K; k++) {
+  const scores = new Float64Array(nModels);
+  const distances = new Float64Array(nModels);
+  const v = new Float64Array(nModels);
+  for (let k = 0; k < nModels; k++) {
     scores[k] = dot(x, W, k * dim) + B[k];
     distances[k] = scores[k] / exp.model(k).w_norm;
     v[k] = dot(centred, N, k * dim);

@@ -5,12 +5,13 @@
 import { clipLine, clipPolygon } from './maths.js';
 import { imageCanvas, drawGray } from './images.js';
 import { COLOURS, PLOT_CONFIG, plotFont } from './ui.js';
+import { plotArea, react, updateScatterY, isDrawn } from './plotly-adapter.js';
 
 function splitByClass(exp, prefix) {
   const u = exp.arrays[`${prefix}_u`].data;
   const V = exp.arrays[`${prefix}_v`].data;
   const y = exp.arrays[`${prefix}_y`].data;
-  const { K } = exp;
+  const { nModels } = exp;
   const n = y.length;
   const out = {};
   for (const [name, sign] of [['I', -1], ['J', 1]]) {
@@ -18,12 +19,12 @@ function splitByClass(exp, prefix) {
     for (let i = 0; i < n; i++) if (y[i] === sign) idx.push(i);
     const cu = new Float32Array(idx.length);
     idx.forEach((src, t) => { cu[t] = u[src]; });
-    const cv = new Float32Array(K * idx.length);
-    for (let k = 0; k < K; k++) {
+    const cv = new Float32Array(nModels * idx.length);
+    for (let k = 0; k < nModels; k++) {
       const base = k * n; const dst = k * idx.length;
       for (let t = 0; t < idx.length; t++) cv[dst + t] = V[base + idx[t]];
     }
-    out[name] = { u: cu, rows: Array.from({ length: K }, (_, k) => cv.subarray(k * idx.length, (k + 1) * idx.length)), n: idx.length };
+    out[name] = { u: cu, rows: Array.from({ length: nModels }, (_, k) => cv.subarray(k * idx.length, (k + 1) * idx.length)), n: idx.length };
   }
   return out;
 }
@@ -177,10 +178,10 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
   };
 
   function drawOverlay() {
-    const full = div._fullLayout;
-    if (!full || !full.xaxis) return;
-    const xa = full.xaxis; const ya = full.yaxis;
-    const W = full.width; const H = full.height; const dpr = window.devicePixelRatio || 1;
+    const area = plotArea(div);
+    if (!area) return;
+    const xa = area.x; const ya = area.y;
+    const W = area.width; const H = area.height; const dpr = window.devicePixelRatio || 1;
     if (overlay.width !== Math.round(W * dpr) || overlay.height !== Math.round(H * dpr)) {
       overlay.width = Math.round(W * dpr); overlay.height = Math.round(H * dpr);
       overlay.style.width = `${W}px`; overlay.style.height = `${H}px`;
@@ -190,8 +191,8 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     const family = plotFont().family;
-    const px = (u) => xa._offset + xa.l2p(u); const py = (v) => ya._offset + ya.l2p(v);
-    const bounds = { x: xa._offset, y: ya._offset, w: xa._length, h: ya._length };
+    const px = xa.toPixel; const py = ya.toPixel;
+    const bounds = { x: xa.offset, y: ya.offset, w: xa.length, h: ya.length };
     const kinds = ['cloud-I', 'cloud-J'];
     if (test && showTest) kinds.push('test-I', 'test-J');
     ctx.save();
@@ -315,7 +316,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       ctx.fillStyle = colour; ctx.fillText(text, cx, cy + 1);
     }
     // The class means as images, above the frame over their points: outside the data.
-    const T = thumbSize(); const top = Math.max(2, ya._offset - T - 6);
+    const T = thumbSize(); const top = Math.max(2, ya.offset - T - 6);
     ctx.imageSmoothingEnabled = false;
     const thumbBoxes = [];
     [[thumbs[0], ix, 'i', `mean of ${di}s`, -1], [thumbs[1], jx, 'j', `mean of ${dj}s`, 1]].forEach(([img, cx, name, text, out]) => {
@@ -344,28 +345,10 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
 
   function render(k, extras = current.extras) {
     current = { k, extras };
-    if (drawnK === null || !div._fullLayout?._plots) return plot();
-    // A step: the clouds' rows go to WebGL as they are; the rest is the overlay.
-    const scene = div._fullLayout._plots.xy?._scene;
-    if (drawnK !== k && scene?.scatter2d && scene.markerOptions) {
-      const updates = scene.markerOptions.map(() => null);
-      for (const [index, data] of clouds) {
-        const row = data.rows[k];
-        div.data[index].y = row; // what a later full redraw (and a test) reads
-        if (div.data[index].visible === false) continue;
-        const batch = div.calcdata?.[index]?.[0]?.t?.index;
-        const pos = scene.markerOptions[batch]?.positions;
-        if (!pos || pos.length !== 2 * row.length) return plot();
-        for (let t = 0; t < row.length; t++) pos[2 * t + 1] = row[t];
-        updates[batch] = { positions: pos };
-      }
-      scene.scatter2d.update(updates);
-      scene.draw();
-      // Hand the draw to the GPU now, so it runs while this frame's other work does.
-      div._fullLayout._glcanvas?.data()[0]?.regl?._gl?.flush();
-    } else if (drawnK !== k) {
-      return plot();
-    }
+    if (drawnK === null || !isDrawn(div)) return plot();
+    // A step: the clouds' rows go to WebGL as they are (plotly-adapter's fast path); the
+    // rest is the overlay.
+    if (drawnK !== k && !updateScatterY(div, clouds.map(([index, data]) => [index, data.rows[k]]))) return plot();
     drawnK = k;
     drawOverlay();
     return Promise.resolve(div);
@@ -385,7 +368,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       traces.push(cloud(`test ${di}`, test.I, k, COLOURS.I, true, showTest), cloud(`test ${dj}`, test.J, k, COLOURS.J, true, showTest));
       clouds.push([3, test.I], [4, test.J]);
     }
-    // Trace 0 is a placeholder so the clouds keep their indices (tests read data[1]).
+    // Trace 0 is a placeholder, so the training clouds are traces 1 and 2 whatever else is drawn.
     traces.unshift(placeholder('band'));
     const width = div.clientWidth || 600;
     const margin = { l: narrow() ? 34 : 42, r: 8, t: thumbSize() + 10, b: 38 };
@@ -401,7 +384,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       yaxis: { range: vr, constrain: 'domain', fixedrange: true, zeroline: false, gridcolor: COLOURS.grid, scaleanchor: 'x', scaleratio: 1, title: { text: '(x − m)·n̂', standoff: 2 } },
       plot_bgcolor: '#fff', paper_bgcolor: 'rgba(0,0,0,0)', dragmode: false, hovermode: false,
     };
-    return window.Plotly.react(div, traces, layout, PLOT_CONFIG).then((gd) => {
+    return react(div, traces, layout, PLOT_CONFIG).then((gd) => {
       if (!div.dataset.overlay) {
         div.dataset.overlay = '1';
         div.on('plotly_afterplot', drawOverlay);

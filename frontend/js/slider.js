@@ -1,4 +1,4 @@
-// The λ slider: a native range input over the K models, label "λ = 10^α".
+// The λ slider: a native range input over the nModels models, label "λ = 10^log10Lambda".
 
 let counter = 0;
 
@@ -11,11 +11,11 @@ export function lambdaSlider(parent, { onInput, describe }) {
   parent.append(wrap);
   const input = wrap.querySelector('input');
   const sup = wrap.querySelector('sup');
-  let grid = [0];
+  let log10Lambdas = [0]; // of the models, in slider order
   const show = (k) => {
-    const alpha = grid[k].toFixed(1).replace('-', '−');
-    sup.textContent = alpha;
-    input.setAttribute('aria-valuetext', `lambda = 10 to the power ${grid[k].toFixed(1)}${describe ? `, ${describe(k)}` : ''}`);
+    const log10Lambda = log10Lambdas[k].toFixed(1).replace('-', '−');
+    sup.textContent = log10Lambda;
+    input.setAttribute('aria-valuetext', `lambda = 10 to the power ${log10Lambdas[k].toFixed(1)}${describe ? `, ${describe(k)}` : ''}`);
   };
   // At most one update per frame. The first input since the last frame is applied at
   // once (it shows in the very next frame); later ones wait for the next frame, and only
@@ -39,7 +39,7 @@ export function lambdaSlider(parent, { onInput, describe }) {
   });
   return {
     input,
-    setGrid(g) { grid = g; input.max = String(g.length - 1); },
+    setLog10Lambdas(values) { log10Lambdas = values; input.max = String(values.length - 1); },
     set(k) { input.value = String(k); show(k); },
   };
 }

@@ -1,8 +1,7 @@
-// Shared by the story figures (network, toy, tilt3d, loss): their stylesheet, their own
-// URL parameters (the shared store in state.js carries pair and λ; each story figure
-// keeps its extra state under its own keys).
+// Shared by the story figures (network, toy, tilt3d, loss): their stylesheet, and reading
+// and writing their URL keys through the one table in state.js.
 import { ROOT } from './data.js';
-import { pageState } from './state.js';
+import { defineKeys, pageState, rowOfKey } from './state.js';
 
 export function ensureStoryCss() {
   if (document.querySelector('link[data-story-css]')) return;
@@ -13,41 +12,42 @@ export function ensureStoryCss() {
   document.head.append(link);
 }
 
-// Read this figure's parameters: spec maps key -> (string) => value | undefined.
-export function readParams(spec, search = location.search) {
-  const p = new URLSearchParams(search);
+// For a figure that names its state by URL key rather than by store field (the network
+// figure): the values for those keys. A key not in the table yet becomes a row of it, owned
+// by `figure`, with the spec's parser (a function, or a {parse, format} from `parse` below).
+export function readParams(spec, figure = 'network') {
+  const state = pageState().store.get();
+  const p = new URLSearchParams(location.search);
   const out = {};
-  for (const [key, parse] of Object.entries(spec)) {
-    if (!p.has(key)) continue;
-    const value = parse(p.get(key));
-    if (value !== undefined && value !== null && !Number.isNaN(value)) out[key] = value;
+  for (const [key, parser] of Object.entries(spec)) {
+    let row = rowOfKey(key);
+    if (!row) {
+      const parse = typeof parser === 'function' ? parser : parser.parse;
+      defineKeys([{ key, field: key, figures: [figure], parse, format: parser.format ?? String }]);
+      row = rowOfKey(key);
+      const value = p.has(key) ? parse(p.get(key)) : undefined;
+      if (value !== undefined && value !== null && !Number.isNaN(value)) out[key] = value;
+      continue;
+    }
+    if (state[row.field] !== undefined && state[row.field] !== null) out[key] = state[row.field];
   }
   return out;
 }
 
-export const parse = {
-  int: (lo, hi) => (s) => { const v = Number.parseInt(s, 10); return /^-?\d+$/.test(s) && v >= lo && v <= hi ? v : undefined; },
-  num: (lo, hi) => (s) => { const v = Number.parseFloat(s); return Number.isFinite(v) && v >= lo && v <= hi ? v : undefined; },
-  oneOf: (...values) => (s) => (values.includes(s) ? s : undefined),
-};
-
-// Write this figure's parameters into the URL once the reader pauses (browsers throttle
-// rapid replaceState), keeping every other parameter; then nudge the shared store so the
-// "Embed this figure" snippet, which reads location.search, shows the new state.
-const pendingParams = {};
-let paramTimer = null;
+// The same, writing: the values go to the store under their fields, and the store writes the
+// URL (one writer, one timer). null removes a key.
 export function writeParams(figure, values) {
-  Object.assign(pendingParams, values);
-  clearTimeout(paramTimer);
-  paramTimer = setTimeout(() => {
-    const p = new URLSearchParams(location.search);
-    for (const [key, value] of Object.entries(pendingParams)) {
-      if (value === undefined || value === null) p.delete(key); else p.set(key, String(value));
-      delete pendingParams[key];
+  const patch = {};
+  for (const [key, value] of Object.entries(values)) {
+    let row = rowOfKey(key);
+    if (!row) {
+      defineKeys([{ key, field: key, figures: [figure], parse: String }]);
+      row = rowOfKey(key);
     }
-    const text = p.toString();
-    history.replaceState(history.state, '', (text ? `?${text}` : location.pathname) + location.hash);
-    const { store } = pageState();
-    store.set({ [`story_${figure}`]: text });
-  }, 200);
+    if (!row.figures.includes(figure)) row.figures.push(figure);
+    patch[row.field] = value ?? undefined;
+  }
+  pageState().store.set(patch);
 }
+
+export { types as parse } from './state.js';

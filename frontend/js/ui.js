@@ -1,32 +1,36 @@
 // Shared figure plumbing: following the store, readouts, the embed snippet, errors.
-import { ROOT, resolvePair, loadExperiment } from './data.js';
-import { toSearch } from './state.js';
+import { ROOT, resolveExperiment, loadExperiment } from './data.js';
+import { toSearch, DEFAULT_LOG10_LAMBDA } from './state.js';
 
-export const DEFAULT_LOG10_LAMBDA = -3;
+export { DEFAULT_LOG10_LAMBDA };
 
+// The model shown: the one nearest the state's log10 λ.
 export function kFor(exp, state) {
-  return exp.nearestK(state.lambda ?? DEFAULT_LOG10_LAMBDA);
+  return exp.nearestK(state.log10Lambda ?? DEFAULT_LOG10_LAMBDA);
 }
 
-// Load a figure's arrays for the store's pair, call `load` once per experiment and
-// `step(k, state, changed)` on every later change. A λ step never touches the network.
-export function follow(store, { names, half = [], load, step, onError, plotly = null, root = null }) {
+// Load a figure's arrays for the store's experiment, call `load` once per experiment and
+// `step(k, state, changed)` when one of `fields` (store fields) changes. A λ step never
+// touches the network.
+export function follow(store, { names, half = [], load, step, onError, plotly = null, root = null, fields = ['log10Lambda'] }) {
   let exp = null;
   let token = 0;
   // A figure scrolled out of view does not redraw on every λ step; it catches up with
   // the latest state when it comes back (window.__tilting.updateOffscreen forces redraws).
   let visible = true;
   let pending = null;
+  const catchUp = () => { if (pending && exp) { const p = pending; pending = null; step(kFor(exp, p.state), p.state, p.changed); } };
   if (root && 'IntersectionObserver' in window) {
     new IntersectionObserver(([entry]) => {
       visible = entry.isIntersecting;
-      if (visible && pending && exp) { const p = pending; pending = null; step(kFor(exp, p.state), p.state, p.changed); }
+      if (visible) catchUp();
     }).observe(root);
+    root.catchUp = catchUp; // the print pictures (figures.js) bring a figure off screen up to date
   }
   async function refresh(state) {
     const mine = ++token;
     try {
-      const { experiment } = await resolvePair(state.pair);
+      const { experiment } = await resolveExperiment(state.experiment);
       const [e] = await Promise.all([loadExperiment(experiment.id, names, half), plotly]);
       if (mine !== token) return;
       exp = e;
@@ -37,7 +41,8 @@ export function follow(store, { names, half = [], load, step, onError, plotly = 
     }
   }
   store.subscribe((state, changed) => {
-    if (changed.includes('pair')) refresh(state);
+    if (changed.includes('experiment')) refresh(state);
+    else if (!changed.some((f) => fields.includes(f))) return;
     else if (exp && (visible || window.__tilting?.updateOffscreen)) step(kFor(exp, state), state, changed);
     else if (exp) pending = { state, changed: [...new Set([...(pending?.changed ?? []), ...changed])] };
   });
@@ -95,10 +100,10 @@ export function showError(container, err) {
 }
 
 // "Embed this figure": the <iframe> snippet for the current state, with a copy button.
-// The address carries only this figure's own parameters (`keys`), and the snippet ends
+// The address carries only this figure's own URL keys (state.js's table), and the snippet ends
 // with a few lines of script that let the <iframe> grow to the height the embedded page
 // posts (a host that strips scripts still gets the height measured here, as a start).
-export function embedSnippet(parent, figure, store, title, keys = ['pair', 'lambda']) {
+export function embedSnippet(parent, figure, store, title) {
   const details = el('details', { class: 'embed-snippet' });
   const summary = el('summary', { text: 'Embed this figure' });
   const area = el('textarea', { readonly: '', rows: '6', 'aria-label': `HTML to embed the ${title} figure` });
@@ -107,7 +112,7 @@ export function embedSnippet(parent, figure, store, title, keys = ['pair', 'lamb
   details.append(summary, area, el('div', { class: 'snippet-actions' }, button, status));
   parent.append(details);
   const render = () => {
-    area.value = embedCode(figure, title, embedSearch(toSearch(store.get()), keys), embedHeight(parent));
+    area.value = embedCode(figure, title, toSearch(store.get(), { figure }), embedHeight(parent));
   };
   render();
   let timer = null;
@@ -124,15 +129,6 @@ export function embedSnippet(parent, figure, store, title, keys = ['pair', 'lamb
     }
   });
   return details;
-}
-
-// Keep only `keys` of a query string ("?a=1&b=2"), in their order of appearance.
-export function embedSearch(search, keys) {
-  const p = new URLSearchParams(search);
-  const out = new URLSearchParams();
-  for (const [key, value] of p) if (keys.includes(key)) out.append(key, value);
-  const text = out.toString();
-  return text ? `?${text}` : '';
 }
 
 // The figure's height as an embed shows it: the figure itself plus the embed page's

@@ -72,7 +72,8 @@ def browser_kind(request):
 
 @pytest.fixture(scope="session")
 def browser_artifacts(tmp_path_factory, request):
-    """Real 2-vs-3 and 4-vs-9 bundles (300 images per digit, 17 models), and the network and
+    """Real 2-vs-3 and 4-vs-9 bundles (300 images per digit, 17 models; 2-vs-3 also with 100 per
+    digit, as mnist-2-3-100), and the network and
     toy figures' bundles (a small network on 2,000 images with short attacks, so some attacks
     honestly fail): everything the article shows."""
     mnist = request.getfixturevalue("mnist")
@@ -87,10 +88,13 @@ def browser_artifacts(tmp_path_factory, request):
     for i, j in ((2, 3), (4, 9)):
         manifest, arrays = build_experiment(mnist, i, j, grid, per_class=300)
         write_bundle(root, f"mnist-{i}-{j}", manifest, arrays)
+    # A second experiment of the same digits (fewer images): chosen by its id, never by its digits.
+    manifest, arrays = build_experiment(mnist, 2, 3, grid, per_class=100)
+    write_bundle(root, "mnist-2-3-100", manifest, arrays)
     small = Digits(train_images=mnist.train_images[:2000], train_labels=mnist.train_labels[:2000],
                    test_images=mnist.test_images, test_labels=mnist.test_labels,
                    name=mnist.name, side=mnist.side, source=mnist.source, checksums=mnist.checksums)
-    manifest, arrays = net.build_network_experiment(small, alphas=(1e-4, 1.0), hidden=32, epochs=5,
+    manifest, arrays = net.build_network_experiment(small, weight_decays=(1e-4, 1.0, 10.0), hidden=32, epochs=5,
                                                     attack_options={"max_steps": 60})
     write_bundle(root, net.EXPERIMENT_ID, manifest, arrays)
     write_bundle(root, toy.EXPERIMENT_ID, *toy.build_toy_experiment())
@@ -207,7 +211,8 @@ def open_page(chromium, browser_server):
 
 
 # The article's figures, in page order (each mounted in #fig-<name>).
-ARTICLE_FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d")
+ARTICLE_FIGURES = ("teaser", "network", "linear", "toy", "explorer", "loss", "tilt3d",
+                   "network-ce", "network-curves", "network-filters", "network-tilt")
 
 
 def open_article_with_every_figure(open_page, width=1440):

@@ -126,8 +126,10 @@ def test_unbuilt_pair_in_the_url_gets_a_visible_notice(open_page):
     text = notice.inner_text()
     assert "5 vs 8" in text and "2 vs 3" in text, text
     # What is shown is 2 vs 3, and the link now says so.
-    assert page.locator("select[aria-label='Digit pair']").input_value() == "2-3"
-    page.wait_for_function("new URLSearchParams(location.search).get('pair') === '2-3'", timeout=5000)
+    assert page.locator("select[aria-label='Digit pair']").input_value() == "mnist-2-3"
+    # The old key goes; the experiment's id takes its place.
+    page.wait_for_function("new URLSearchParams(location.search).get('experiment') === 'mnist-2-3'", timeout=5000)
+    assert "pair=" not in page.url
 
 
 def test_article_opens_on_two_versus_three_and_lists_every_pair(chromium, browser_server):
@@ -149,10 +151,10 @@ def test_article_opens_on_two_versus_three_and_lists_every_pair(chromium, browse
         page = context.new_page()
         page.goto(browser_server + "embed/explorer.html")
         wait_ready(page, "explorer")
-        assert page.locator("select[aria-label='Digit pair']").input_value() == "2-3"
+        assert page.locator("select[aria-label='Digit pair']").input_value() == "mnist-2-3"
         assert page.locator(".slot .figure-heading").first.inner_text().count("2") >= 1
         options = page.eval_on_selector_all("select[aria-label='Digit pair'] option", "os => os.map(o => o.value)")
-        assert {"2-3", "4-9"} <= set(options)
+        assert {"mnist-2-3", "mnist-4-9"} <= set(options)
         assert page.locator(".pair-notice").count() == 0
     finally:
         context.close()

@@ -2,6 +2,7 @@
 printed (every figure a picture on paper, nothing cut off, no sliders); and the article's
 text checked against what the figures show (numbers, figure numbering, citations)."""
 
+import base64
 import functools
 import http.server
 import re
@@ -16,10 +17,11 @@ from .conftest import ARTICLE_FIGURES, SCREENSHOTS, open_article_with_every_figu
 pytestmark = pytest.mark.browser
 
 OWN_KEYS = {
-    "teaser": {"pair", "lambda"}, "linear": {"pair", "lambda", "g"},
-    "explorer": {"pair", "lambda", "x", "y", "test"}, "network": {"net", "view", "cell"},
-    "toy": {"da", "ta", "db", "tb", "toylam"}, "tilt3d": {"pair", "ls", "lw", "rot"},
-    "loss": {"pair", "lambda", "wnorm"},
+    "teaser": {"experiment", "lambda"}, "linear": {"experiment", "lambda", "g"},
+    "explorer": {"experiment", "lambda", "x", "y", "test"}, "network": {"net", "view", "cell", "proto"},
+    "toy": {"da", "ta", "db", "tb", "toylam"}, "tilt3d": {"experiment", "ls", "lw", "rot"},
+    "loss": {"experiment", "lambda", "wnorm"},
+    "network-ce": {"net", "ceweight"}, "network-curves": {"net"}, "network-filters": {"net"}, "network-tilt": {"net"},
 }
 
 
@@ -147,6 +149,62 @@ def test_print_shows_every_figure_as_a_picture_without_sliders_or_clipping(open_
     page.screenshot(path=str(SCREENSHOTS / "article-print.png"), full_page=True)
     pdf = page.pdf(format="A4")
     assert len(pdf) > 50_000
+
+
+PLOTLY_FIGURES = ("teaser", "toy", "explorer", "tilt3d")
+
+
+def snapshot_count(page, figure):
+    return int(page.evaluate(f"document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || '0'"))
+
+
+def test_print_from_the_browser_menu_finds_up_to_date_pictures(open_page):
+    """Printing from the browser's menu (no Ctrl+P, whose handler waits for the pictures):
+    each plot keeps a picture of itself, redrawn once the reader stops interacting, and
+    print.css shows those. No figure area is blank on paper."""
+    page, _ = open_page("?pair=2-3", width=760, height=1000)
+    wait_ready(page, "teaser")
+    figures = page.eval_on_selector_all("main [data-figure]", "ns => ns.map(n => n.dataset.figure)")
+    assert set(ARTICLE_FIGURES) <= set(figures)
+    for figure in figures:  # a reader who looked at each figure for a moment
+        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+        wait_ready(page, figure)
+        if figure in PLOTLY_FIGURES:
+            page.wait_for_function(f"Number(document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || 0) >= 1", timeout=20000)
+    teaser_before = page.evaluate("document.querySelector('#fig-teaser img.print-snapshot').src")
+    counts = {f: snapshot_count(page, f) for f in ("teaser", "explorer")}
+    # The reader moves λ in the explorer and stops: both λ figures get new pictures, the
+    # teaser (scrolled away, so not redrawn on each step) included.
+    page.locator("#fig-explorer input[type=range]").first.focus()
+    page.keyboard.press("End")
+    for figure, n in counts.items():
+        page.wait_for_function(f"Number(document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || 0) > {n}", timeout=20000)
+    assert page.evaluate("document.querySelector('#fig-teaser img.print-snapshot').src") != teaser_before
+    page.emulate_media(media="print")
+    page.wait_for_timeout(300)
+    # Every plot is replaced on paper by its picture.
+    plots = page.evaluate("""[...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+        figure: gd.closest('figure').id, shown: gd.getClientRects().length > 0,
+        imgShown: gd.nextElementSibling?.classList.contains('print-snapshot') && gd.nextElementSibling.getClientRects().length > 0 }))""")
+    assert {f"fig-{f}" for f in PLOTLY_FIGURES} <= {p["figure"] for p in plots}
+    assert all(p["imgShown"] and not p["shown"] for p in plots), plots
+    # No figure area is blank: each figure, as printed, has ink, and each printed plot shows
+    # its coloured data (the pixels on the page under print media, not the picture's file).
+    shot = lambda locator: page.evaluate(PIXELS, "data:image/png;base64," + base64.b64encode(locator.screenshot()).decode())  # noqa: E731
+    for figure in figures:
+        stats = shot(page.locator(f"#fig-{figure}"))
+        assert stats["ink"] > 0.01, (figure, stats)
+    colour = {}
+    for figure in PLOTLY_FIGURES:
+        pictures = page.locator(f"#fig-{figure} img.print-snapshot")
+        assert pictures.count() >= 1, figure
+        for i in range(pictures.count()):
+            stats = shot(pictures.nth(i))
+            assert stats["ink"] > 0.003, (figure, i, stats)
+            colour[figure] = max(colour.get(figure, 0), stats["colour"])
+    assert all(c > 0.002 for c in colour.values()), colour  # each figure's main plot shows its points
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "article-print-menu.png"), full_page=True)
 
 
 JARGON = ("float16", "bundle", "build machine", "manifest", "precompute", "artifact")

@@ -10,7 +10,7 @@ import pytest
 from precompute import geometry as geo
 
 from .api import api, api_array
-from .conftest import screenshot, wait_ready
+from .conftest import ARTICLE_FIGURES, screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def test_article_loads_every_figure_without_console_messages(open_page, browser_
         assert page.locator("h1").inner_text() == "Boundary Tilting"
         assert "Tanay" in page.locator(".byline").inner_text()
         assert page.locator(".placeholder").count() == 0
-        assert page.locator(".figure-mount").count() == 7
+        assert page.locator(".figure-mount").count() == len(ARTICLE_FIGURES)
         screenshot(page, f"article-{width}")
 
 
@@ -141,7 +141,7 @@ def test_slider_applies_the_first_input_at_once_and_then_one_per_frame(open_page
     now, later = page.evaluate(
         """async () => {
           const seen = [];
-          window.__tilting.store.subscribe((s, changed) => { if (changed.includes('lambda')) seen.push(s.lambda); });
+          window.__tilting.store.subscribe((s, changed) => { if (changed.includes('log10Lambda')) seen.push(s.log10Lambda); });
           const input = document.querySelector('.fig-explorer input[type=range]');
           for (const k of [10, 11, 12, 13]) { input.value = String(k); input.dispatchEvent(new Event('input', { bubbles: true })); }
           const now = seen.slice();
@@ -181,12 +181,11 @@ def test_linear_figure_shows_a_misclassified_adversarial(open_page, browser_serv
 def test_pair_selector_switches_data(open_page, browser_server):
     experiments = api(browser_server, "experiments.json")["experiments"]
     other = next(e for e in experiments if e["digits"] != [2, 3])
-    pair = f"{other['digits'][0]}-{other['digits'][1]}"
     page, _ = open_page("embed/explorer.html?pair=2-3&lambda=-2")
     wait_ready(page, "explorer")
     theta_23 = readout(page, "theta")
     v_23 = scatter_row(page)
-    page.select_option(".pair-select select", pair)
+    page.select_option(".pair-select select", other["id"])
     page.wait_for_function(f"document.querySelector('.slot .figure-heading').textContent.includes('a {other['digits'][0]} ')")
     manifest = api(browser_server, f"experiments/{other['id']}.json")
     k = slider_k(page)
@@ -195,7 +194,7 @@ def test_pair_selector_switches_data(open_page, browser_server):
     assert readout(page, "theta") != theta_23
     assert len(scatter_row(page)) == other["counts"]["train_i"] != len(v_23) or not np.array_equal(scatter_row(page), v_23)
     page.wait_for_timeout(400)
-    assert f"pair={pair}" in page.url
+    assert f"experiment={other['id']}" in page.url and "pair=" not in page.url
 
 
 def draw_a_one(page):

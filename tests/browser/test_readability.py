@@ -17,7 +17,7 @@ LAMBDAS = (-6, -4.5, -3, -1.5, 0, 2)  # both ends of the path and points between
 
 
 def set_lambda(page, value):
-    page.evaluate(f"window.__tilting.store.set({{ lambda: {value} }})")
+    page.evaluate(f"window.__tilting.store.set({{ log10Lambda: {value} }})")
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 

@@ -55,7 +55,7 @@ def test_network_grid_toggle_live_probability_and_url(story_page, story_server):
     assert page.locator(".net-cell").count() == 100
     grid_weak = page.eval_on_selector('[data-cell="2-0"] canvas', "c => c.toDataURL()")
     assert value(page, "test-accuracy") == pytest.approx(fig["models"][0]["test_accuracy"])
-    page.click('[data-net="1"]')
+    slide(page, '[data-control="net"]', 1)
     assert page.eval_on_selector('[data-cell="2-0"] canvas', "c => c.toDataURL()") != grid_weak
     assert value(page, "test-accuracy") == pytest.approx(fig["models"][1]["test_accuracy"])
     off = ~np.eye(10, dtype=bool)
@@ -71,7 +71,7 @@ def test_network_grid_toggle_live_probability_and_url(story_page, story_server):
     screenshot(page, "story-network-1440")
     again = story_page(url[len(story_server):], width=360)
     wait_ready(again, "network")
-    assert again.get_attribute('[data-net="1"]', "aria-pressed") == "true"
+    assert again.input_value('[data-control="net"]') == "1"
     assert again.get_attribute('[data-cell="7-1"]', "aria-pressed") == "true"
     assert again.input_value('[data-control="view"]') == "pert"
     screenshot(again, "story-network-360")

@@ -1,0 +1,153 @@
+// Every access to plotly.js internals, in one place. The page uses plotly's public API
+// (react, relayout, restyle, toImage, purge, events) everywhere else; what plotly does not
+// offer publicly is done here, checked against the version it was verified with:
+//   * the axes' pixel mapping (gd._fullLayout.xaxis._offset, _length, l2p), for overlays
+//     drawn on a canvas over a plot;
+//   * the λ step's fast path: new y values written straight into the WebGL scatter's
+//     positions (gd._fullLayout._plots.xy._scene, scatter2d.update, draw), with no Plotly
+//     redraw, then the GL queue flushed (gd._fullLayout._glcanvas … regl._gl.flush());
+//   * two defaults of the canvas contexts plotly creates (HTMLCanvasElement.getContext).
+// When an internal is missing (another plotly.js), the page still works: the fast path
+// falls back to full redraws, and says so once, loudly: console.warn and
+// <html data-plotly-adapter="fallback">. A plotly.js of another major version than the one
+// verified sets data-plotly-adapter="unverified" and warns too.
+//
+// For tests: window.__tilting.plotlyStats(gd) -> { fast, full } counts the fast λ steps and
+// the full redraws (Plotly.react through this module) of one plot; plotlyAdapter() ->
+// { version, verified, fallbacks }.
+
+// plotly.js as shipped by the Python plotly package pinned in pyproject.toml (7.1: plotly.js 4.1.1).
+export const VERIFIED_PLOTLY_MAJOR = 4;
+export const VERIFIED_PLOTLY = '4.1.1';
+
+const stats = new WeakMap();
+const status = { version: null, verified: null, fallbacks: [] };
+const statsOf = (gd) => {
+  if (!stats.has(gd)) stats.set(gd, { fast: 0, full: 0 });
+  return stats.get(gd);
+};
+
+function exposeForTests() {
+  window.__tilting ??= { figures: {}, readyAt: {} };
+  window.__tilting.plotlyStats = (gd) => ({ ...statsOf(typeof gd === 'string' ? document.querySelector(gd) : gd) });
+  window.__tilting.plotlyAdapter = () => ({ ...status, fallbacks: [...status.fallbacks] });
+}
+
+function fallBack(what) {
+  if (status.fallbacks.includes(what)) return;
+  status.fallbacks.push(what);
+  document.documentElement.dataset.plotlyAdapter = 'fallback';
+  // eslint-disable-next-line no-console
+  console.warn(`plotly.js ${status.version ?? '?'}: ${what} is missing (verified with plotly.js ${VERIFIED_PLOTLY}); drawing with full redraws instead.`);
+}
+
+// Called once plotly.js has loaded.
+export function checkPlotly(Plotly) {
+  status.version = Plotly?.version ?? null;
+  status.verified = Number.parseInt(status.version, 10) === VERIFIED_PLOTLY_MAJOR;
+  if (!status.verified) {
+    document.documentElement.dataset.plotlyAdapter = 'unverified';
+    // eslint-disable-next-line no-console
+    console.warn(`plotly.js ${status.version} is not the version this page was verified with (${VERIFIED_PLOTLY}); its fast paths may fall back to full redraws.`);
+  } else if (!document.documentElement.dataset.plotlyAdapter) {
+    document.documentElement.dataset.plotlyAdapter = 'verified';
+  }
+  return Plotly;
+}
+
+// Has plotly laid the plot out (and not purged it)?
+export const isDrawn = (gd) => Boolean(gd?._fullLayout?.xaxis || gd?._fullLayout?.scene);
+
+// Does the plot draw with WebGL (scattergl, 3-D)? Such a plot prints blank.
+export const hasWebGL = (gd) => Boolean(gd.querySelector('canvas.gl-canvas, .gl-container canvas'));
+
+// The plot's size in CSS pixels as plotly laid it out.
+export function plotSize(gd) {
+  const full = gd._fullLayout;
+  return { width: full?.width || gd.clientWidth, height: full?.height || gd.clientHeight };
+}
+
+// The mapping of one pair of axes ('' for x/y, '2' for x2/y2, …) to the plot div's CSS
+// pixels, or null before the first layout.
+export function plotArea(gd, suffix = '') {
+  const full = gd._fullLayout;
+  const xa = full?.[`xaxis${suffix}`]; const ya = full?.[`yaxis${suffix}`];
+  if (!xa || !ya) return null;
+  if (typeof xa.l2p !== 'function' || typeof ya.l2p !== 'function' || !Number.isFinite(xa._offset)) {
+    fallBack('the axes\' pixel mapping (_fullLayout.xaxis.l2p, _offset)');
+    return null;
+  }
+  return {
+    width: full.width, height: full.height,
+    x: { offset: xa._offset, length: xa._length, toPixel: (v) => xa._offset + xa.l2p(v), toOffset: (v) => xa.l2p(v) },
+    y: { offset: ya._offset, length: ya._length, toPixel: (v) => ya._offset + ya.l2p(v), toOffset: (v) => ya.l2p(v) },
+  };
+}
+
+// A full draw (Plotly.react), counted.
+export function react(gd, traces, layout, config) {
+  statsOf(gd).full += 1;
+  return window.Plotly.react(gd, traces, layout, config);
+}
+
+// The λ step's fast path: for each [trace index, y values] of a scattergl trace already
+// drawn, its points' y go straight into the WebGL scene, which is redrawn; x and every
+// other property are unchanged. Returns false (the caller then redraws in full) when the
+// plot is not drawn yet or plotly's internals are not what this was verified with.
+export function updateScatterY(gd, rows) {
+  if (!isDrawn(gd)) return false;
+  const scene = gd._fullLayout._plots?.xy?._scene;
+  if (!scene?.scatter2d || !Array.isArray(scene.markerOptions) || typeof scene.draw !== 'function') {
+    fallBack('the WebGL scatter scene (_fullLayout._plots.xy._scene.scatter2d)');
+    return false;
+  }
+  const updates = scene.markerOptions.map(() => null);
+  for (const [index, y] of rows) {
+    gd.data[index].y = y; // what a later full redraw reads
+    if (gd.data[index].visible === false) continue;
+    const batch = gd.calcdata?.[index]?.[0]?.t?.index;
+    const positions = scene.markerOptions[batch]?.positions;
+    if (!positions || positions.length !== 2 * y.length) {
+      fallBack('a trace\'s WebGL positions (calcdata[i][0].t.index, markerOptions[…].positions)');
+      return false;
+    }
+    for (let t = 0; t < y.length; t++) positions[2 * t + 1] = y[t];
+    updates[batch] = { positions };
+  }
+  scene.scatter2d.update(updates);
+  scene.draw();
+  // Hand the draw to the GPU now, so it runs while this frame's other work does.
+  gd._fullLayout._glcanvas?.data()[0]?.regl?._gl?.flush();
+  statsOf(gd).fast += 1;
+  return true;
+}
+
+// Two defaults of the canvas contexts plotly.js asks for, changed where it offers no option.
+// Installed once, before plotly.js loads (figures.js imports this module first).
+//  * The tilting plane's WebGL context without MSAA: its markers are round sprites that
+//    smooth their own edges, so MSAA adds nothing visible, while it more than doubles the
+//    cost of redrawing 6,000 points where WebGL is software-rendered (measured in
+//    SwiftShader: 6.2 -> 2.7 ms per draw; benchmarks/RESULTS.md).
+//  * Off-page 2-D canvases read back often: the 3-D plot measures its fonts by drawing
+//    text off-page and reading the pixels back (getImageData, many times). Declaring
+//    willReadFrequently keeps those canvases in memory the CPU reads fast, and Chromium
+//    stops warning about it in the console.
+function installCanvasDefaults() {
+  const proto = HTMLCanvasElement.prototype;
+  if (proto.getContext.tiltingDefaults) return;
+  const nativeGetContext = proto.getContext;
+  function getContext(type, attributes, ...rest) {
+    let wanted = attributes;
+    if (typeof type === 'string' && type.includes('webgl') && this.closest?.('.plane-plot')) {
+      wanted = { ...attributes, antialias: false };
+    } else if (type === '2d' && !this.isConnected) {
+      wanted = { willReadFrequently: true, ...attributes };
+    }
+    return nativeGetContext.call(this, type, wanted, ...rest);
+  }
+  getContext.tiltingDefaults = true;
+  proto.getContext = getContext;
+}
+
+installCanvasDefaults();
+exposeForTests();
