@@ -122,7 +122,7 @@ def test_tilt_is_the_same_in_every_dimension(trained):
 
 
 def test_toy_bundle_round_trip(tmp_path):
-    manifest, arrays = toy.build_toy_experiment(h=2, log_lambdas=[-7.0, -3.0, 0.0])
+    manifest, arrays = toy.build_toy_experiment(h=2, log10_lambdas=[-7.0, -3.0, 0.0])
     bundle = read_bundle(write_bundle(tmp_path, toy.EXPERIMENT_ID, manifest, arrays))
     assert bundle.manifest["kind"] == "toy"
     assert [m["theta"] for m in bundle.manifest["models"]] == list(bundle.arrays["theta"])
@@ -141,5 +141,5 @@ def test_cli_writes_the_toy_bundle(tmp_path, capsys):
 
     assert main(["precompute", "--toy", "--out", str(tmp_path), "--quiet"]) == 0
     bundle = read_bundle(tmp_path / toy.EXPERIMENT_ID)
-    assert len(bundle.manifest["models"]) == len(toy.DEFAULT_LOG_LAMBDA)
+    assert len(bundle.manifest["models"]) == len(toy.DEFAULT_LOG10_LAMBDAS)
     assert "θ from 71" in capsys.readouterr().out
