@@ -3,13 +3,12 @@ headers, CORS for the API, HEAD, and the request body limit.
 
 Two layers. ``GuardedHttpProtocol`` is uvicorn's httptools protocol with the
 limits uvicorn lacks (request head size, time to send it, idle connections,
-connection count); ``connection_options`` hands it to uvicorn. The ASGI
+connection count); ``backend.fastpath.connection_options`` hands it to uvicorn. The ASGI
 middleware runs on every request, so it stays small and never buffers bodies.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import resource
 
@@ -179,24 +178,6 @@ def descriptor_limit(wanted: int = MAX_CONNECTIONS) -> int:
     if soft == resource.RLIM_INFINITY:
         return wanted
     return max(1, min(wanted, soft - SPARE_DESCRIPTORS))
-
-
-def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float = KEEP_ALIVE,
-                       max_connections: int = MAX_CONNECTIONS) -> dict:
-    """The uvicorn options ``tilting serve`` runs with (the tests pass shorter times).
-
-    The protocol (``backend.fastpath.FastHttpProtocol``: these guards, and the
-    precomputed GETs answered as soon as their head is parsed) goes to uvicorn
-    as a ``functools.partial`` of the class: uvicorn calls it like the class,
-    and with several workers it is pickled to each.
-    """
-    from backend.fastpath import FastHttpProtocol  # it builds on this module
-
-    return dict(
-        http=functools.partial(FastHttpProtocol, header_timeout=header_timeout),
-        timeout_keep_alive=keep_alive,
-        limit_concurrency=descriptor_limit(max_connections),
-    )
 
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:

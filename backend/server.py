@@ -67,7 +67,7 @@ def serve(options) -> int:
     """
     import uvicorn
 
-    from backend.security import connection_options
+    from backend.fastpath import connection_options
 
     settings = ServeSettings.model_validate(options)
     # connection_options: the parser and the limits on request heads, idle

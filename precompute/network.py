@@ -8,7 +8,7 @@ by a targeted gradient attack in input space, twice: at the network's own
 softmax, and at the temperature that makes its median test score 0.95 (the
 original article's protocol). ``precompute.network_analysis`` measures the
 local tilt, the temperature and the cross-entropy histogram. The forward pass
-and the input gradients are written here in numpy from the network's
+and the input gradients (``precompute.network_model``) are numpy over the network's
 ``coefs_`` and ``intercepts_``, so the stored weights are all a reader (or the
 browser) needs to check an adversarial image.
 
@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from precompute.data import Digits
-from precompute.errors import TiltingError
+from precompute.network_model import NetworkError, logits, predict_proba, softmax, target_gradient
 from precompute.schema import NETWORK_VERSION
 
 EXPERIMENT_ID = "network-mnist"
@@ -66,10 +66,6 @@ ATTACK_RULE = (
     "the original, its probability and 0 steps. Norms are ‖adversarial − original‖₂ "
     "of the stored float32 images, computed in float64."
 )
-
-
-class NetworkError(TiltingError):
-    """A network experiment was asked for in a way that cannot work."""
 
 
 def train_network(X, y, weight_decay, hidden=128, epochs=12, seed=DEFAULT_SEED, on_epoch=None):
@@ -142,89 +138,6 @@ def classifier_from_weights(coefs, intercepts):
     clf._label_binarizer = LabelBinarizer().fit(clf.classes_)
     clf.n_features_in_ = coefs[0].shape[0]
     return clf
-
-
-def _logits(X, coefs, intercepts):
-    """Output scores and each hidden layer's pre-activation."""
-    activation = np.asarray(X, dtype=np.float64)
-    pre = []
-    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
-        z = activation @ W + b
-        if layer == len(coefs) - 1:
-            return z, pre
-        pre.append(z)
-        activation = np.maximum(z, 0.0)
-
-
-def predict_proba(X, coefs, intercepts, temperature=1.0):
-    """p(class | x), shape (n_samples, n_classes); equals ``MLPClassifier.predict_proba`` at temperature 1.
-
-    At temperature T the probabilities are softmax(z / T) of the output scores z.
-    """
-    return _softmax(_logits(X, coefs, intercepts)[0] / temperature)
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)  # shift so exp cannot overflow
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _backprop(delta, pre, coefs):
-    """Input gradient of Σ_c delta[:, c]·z_c (z the output scores), given the forward pass's pre-activations.
-
-    Each ReLU passes the gradient where its pre-activation is positive (the
-    subgradient 0 is used at exactly 0).
-    """
-    for layer in range(len(coefs) - 1, 0, -1):
-        delta = (delta @ coefs[layer].T) * (pre[layer - 1] > 0)
-    return delta @ coefs[0].T
-
-
-def score_gradient(X, sources, targets, coefs, intercepts):
-    """∇ₓ(z_target − z_source), the normal of the local boundary between two classes.
-
-    Inside the linear region around x (no ReLU changes sign) the score
-    difference s = z_target − z_source is affine, so this gradient is exactly
-    the normal of the boundary s = 0 as the network sees it near x.
-
-    Returns
-    -------
-    grad : ndarray of shape (n_samples, n_features)
-    scores : ndarray of shape (n_samples, n_classes)
-        z at X, from the same forward pass.
-    """
-    z, pre = _logits(X, coefs, intercepts)
-    rows = np.arange(len(z))
-    delta = np.zeros_like(z)
-    delta[rows, targets] += 1.0
-    delta[rows, sources] -= 1.0
-    return _backprop(delta, pre, coefs), z
-
-
-def target_gradient(X, targets, coefs, intercepts, temperature=1.0):
-    """The input gradient of log p_T(target | x), by backpropagation.
-
-    With softmax outputs at temperature T, ∂ log p_t / ∂z = (e_t − p)/T.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    targets : ndarray of int, shape (n_samples,)
-    coefs, intercepts : lists of ndarrays
-    temperature : float
-
-    Returns
-    -------
-    grad : ndarray of shape (n_samples, n_features)
-    probabilities : ndarray of shape (n_samples, n_classes)
-        p_T(class | x) at X, from the same forward pass.
-    """
-    z, pre = _logits(X, coefs, intercepts)
-    p = _softmax(z / temperature)
-    delta = -p
-    delta[np.arange(len(delta)), targets] += 1.0
-    return _backprop(delta / temperature, pre, coefs), p
 
 
 def targeted_attack(
@@ -404,7 +317,7 @@ def _build_network_experiment(digits, weight_decays, hidden, epochs, seed, attac
         intercepts = [b.astype(np.float64) for b in clf.intercepts_]
         networks.append((weight_decay, clf, coefs, intercepts, seconds, np.array(history)))
 
-    test_scores = [_logits(Xt, c, b)[0] for _, _, c, b, _, _ in networks]
+    test_scores = [logits(Xt, c, b)[0] for _, _, c, b, _, _ in networks]
     index = select_originals(yt, [z.argmax(axis=1) for z in test_scores])
     originals = Xt[index].astype(np.float32)
     means = na.class_means(X, y)
@@ -436,7 +349,7 @@ def _build_network_experiment(digits, weight_decays, hidden, epochs, seed, attac
                             ("temperature", temperature)):
             out[name].append(value)
         test_pred = z.argmax(axis=1)
-        p_test = _softmax(z)[np.arange(len(yt)), yt]
+        p_test = softmax(z)[np.arange(len(yt)), yt]
         models.append({
             "k": k,
             "weight_decay": float(weight_decay),

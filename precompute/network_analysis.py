@@ -14,14 +14,14 @@
   cross-entropy −log p_y each bin carries.
 
 Plain functions over arrays, using the forward pass and gradients of
-``precompute.network``.
+``precompute.network_model``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from precompute import network as net
+from precompute.network_model import NetworkError, score_gradient, softmax
 
 MEDIAN_TEST_SCORE = 0.95
 CE_BINS = 50
@@ -75,12 +75,12 @@ def calibrate_temperature(scores, labels, target=MEDIAN_TEST_SCORE, iterations=8
     rows = np.arange(len(labels))
 
     def median_score(log_t):
-        return np.median(net._softmax(scores / np.exp(log_t))[rows, labels])
+        return np.median(softmax(scores / np.exp(log_t))[rows, labels])
 
     lo, hi = np.log(1e-4), np.log(1e4)
     # A hotter softmax (larger T) is less confident: the median falls as T grows.
     if median_score(lo) < target or median_score(hi) > target:
-        raise net.NetworkError(f"No temperature in [1e-4, 1e4] gives a median test score of {target}.")
+        raise NetworkError(f"No temperature in [1e-4, 1e4] gives a median test score of {target}.")
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         if median_score(mid) >= target:
@@ -111,7 +111,7 @@ def local_tilt(X, sources, targets, coefs, intercepts, means):
     distance : ndarray of shape (n_samples,)
     gradient_norm : ndarray of shape (n_samples,)
     """
-    grad, z = net.score_gradient(X, sources, targets, coefs, intercepts)
+    grad, z = score_gradient(X, sources, targets, coefs, intercepts)
     direction = means[targets] - means[sources]
     norm = np.linalg.norm(grad, axis=1)
     cosine = (grad * direction).sum(axis=1) / (np.maximum(norm, 1e-300) * np.linalg.norm(direction, axis=1))

@@ -48,7 +48,7 @@ SERVER = """
 import json, sys
 import uvicorn
 from backend.app import create_app
-from backend.security import connection_options
+from backend.fastpath import connection_options
 config = json.loads(sys.argv[1])
 uvicorn.run(create_app(config["artifacts"], frontend_dir=config["frontend"]), host="127.0.0.1",
             port=config["port"], log_level="critical", **connection_options(**config["limits"]))

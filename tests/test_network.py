@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from precompute import network as net
+from precompute import network_model as nm
 from precompute.artifacts import read_bundle, write_bundle
 from precompute.data import Digits
 
@@ -29,7 +30,7 @@ def clf(small_mnist):
 
 def test_forward_pass_matches_sklearn(clf, small_mnist):
     X = small_mnist.test_images[:500]
-    p = net.predict_proba(X, clf.coefs_, clf.intercepts_)
+    p = nm.predict_proba(X, clf.coefs_, clf.intercepts_)
     np.testing.assert_allclose(p, clf.predict_proba(X), rtol=0, atol=1e-10)
     # and the rebuilt classifier is the same function
     rebuilt = net.classifier_from_weights(clf.coefs_, clf.intercepts_)
@@ -40,7 +41,7 @@ def test_gradient_matches_finite_differences(clf, small_mnist):
     rng = np.random.default_rng(0)
     x = np.clip(small_mnist.test_images[:3] + rng.normal(0, 0.05, (3, 784)), 0, 1)
     targets = np.array([3, 7, 0])
-    grad, p = net.target_gradient(x, targets, clf.coefs_, clf.intercepts_)
+    grad, p = nm.target_gradient(x, targets, clf.coefs_, clf.intercepts_)
     np.testing.assert_allclose(p, clf.predict_proba(x), atol=1e-12)
 
     def log_p(z):
@@ -84,7 +85,7 @@ def test_select_originals_rule():
     b[2] = 7  # the second 0 is wrong for network b
     index = net.select_originals(labels, [a, b])
     assert index[0] == 5 and index[1] == 0 and index[2] == 3
-    with pytest.raises(net.NetworkError, match="digit 4"):
+    with pytest.raises(nm.NetworkError, match="digit 4"):
         net.select_originals(labels, [np.where(labels == 4, 0, labels)])
 
 
@@ -119,8 +120,8 @@ def test_stored_adversarials_fool_the_stored_networks(bundle):
             for source in range(10):
                 # sklearn's probabilities give z up to a constant: log p = z − logsumexp(z).
                 z = np.log(sk.predict_proba(adv[k, source]))
-                p = net._softmax(z / temperature)
-                np.testing.assert_allclose(p, net.predict_proba(adv[k, source], coefs, intercepts, temperature),
+                p = nm.softmax(z / temperature)
+                np.testing.assert_allclose(p, nm.predict_proba(adv[k, source], coefs, intercepts, temperature),
                                            rtol=0, atol=1e-9)
                 p_target = p[np.arange(10), np.arange(10)]
                 np.testing.assert_allclose(p_target, bundle.arrays[f"{prefix}target_probability"][k, source],
@@ -135,7 +136,7 @@ def test_calibrated_temperature_gives_median_test_score_095(bundle, small_mnist)
     for k, m in enumerate(bundle.manifest["models"]):
         p = _sklearn(bundle, k).predict_proba(small_mnist.test_images)
         z = np.log(p)
-        p_y = net._softmax(z / m["temperature"])[np.arange(len(z)), small_mnist.test_labels]
+        p_y = nm.softmax(z / m["temperature"])[np.arange(len(z)), small_mnist.test_labels]
         assert np.median(p_y) == pytest.approx(0.95, abs=1e-6)
         assert m["median_test_score"] == pytest.approx(np.median(p[np.arange(len(z)), small_mnist.test_labels]))
         # The calibrated attacks' norms are the stored images' distances, as for the other protocol.
@@ -295,7 +296,7 @@ def test_fallback_dataset_runs_with_the_small_network():
 
 
 def test_weight_decays_must_increase(small_mnist):
-    with pytest.raises(net.NetworkError, match="increasing"):
+    with pytest.raises(nm.NetworkError, match="increasing"):
         net.build_network_experiment(small_mnist, weight_decays=(1.0, 1e-4), hidden=8, epochs=1)
 
 

@@ -3,9 +3,9 @@
 // how much of the mean loss each bin carries. Weak decay: nearly every image is at
 // p_y ≈ 1 and costs nothing, and the loss is carried by the few that are not; strong
 // decay: the whole training set still pays, as the hinge loss pays inside the margin.
-import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
+import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS, fmtWeightDecay } from './ui.js';
 import { readParams, writeParams, parse } from './story.js';
-import { openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, rowOf } from './fig-network-common.js';
 
 const PARAMS = { ceweight: parse.oneOf('images', 'loss') };
 

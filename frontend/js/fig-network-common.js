@@ -3,7 +3,7 @@
 // network figure on it follows the same α, the way every SVM figure follows the same λ.
 // The choice is kept in the URL as `net` (the index of the network in the sweep).
 import { getFigureData, loadFigureArrays } from './data.js';
-import { el, showError } from './ui.js';
+import { el, fmtWeightDecay, showError } from './ui.js';
 import { ensureStoryCss } from './story.js';
 import { defineKeys, pageState, types } from './state.js';
 
@@ -63,16 +63,6 @@ export function onNetChange(listener) {
 
 export function setNet(k) {
   pageState().store.set({ networkModel: k });
-}
-
-// α as a reader writes it: 10⁻⁴, 0.3, 30.
-const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
-export function fmtWeightDecay(weightDecay) {
-  const power = Math.log10(weightDecay);
-  if (Math.abs(power - Math.round(power)) < 1e-9 && (power <= -3 || power >= 4)) {
-    return `10${String(Math.round(power)).replace(/./g, (c) => SUPERSCRIPT[c])}`;
-  }
-  return String(Number(weightDecay.toPrecision(3)));
 }
 
 let counter = 0;

@@ -1,8 +1,8 @@
 // Training curves of the network sweep: train and test error after every epoch, for the
 // chosen weight decay (bold) and the others (faint), read from the training history stored
 // in the bundle (the errors of the weights as they were after each epoch).
-import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
-import { openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
+import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS, fmtWeightDecay } from './ui.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, rowOf } from './fig-network-common.js';
 
 export async function mount(root, store, plotly) {
   const opened = await openFigure(root, 'story-network-curves', ['history_train_error', 'history_test_error'], plotly);

@@ -3,9 +3,9 @@
 // across the sweep. Every network starts from the same initial weights (one seed), so
 // unit u is the same unit at every weight decay.
 import { loadFigureArrays } from './data.js';
-import { el, readout, showError, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
+import { el, readout, showError, PLOT_CONFIG, plotFont, COLOURS, fmtWeightDecay } from './ui.js';
 import { imageCanvas, drawDiverging, drawDivergingRect } from './images.js';
-import { FIGURE, openFigure, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay, rowOf } from './fig-network-common.js';
+import { FIGURE, openFigure, weightDecaySlider, currentNet, onNetChange, rowOf } from './fig-network-common.js';
 
 export async function mount(root, store, plotly) {
   const opened = await openFigure(root, 'story-network-filters', ['filters'], plotly);

@@ -4,8 +4,8 @@
 // network's counterpart of the SVM's tilting angle θ. Beside it: the median adversarial
 // distance (both attack protocols, and the linearised distance to the nearest local
 // boundary) and the test error, all from the bundle.
-import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS } from './ui.js';
-import { openFigure, weightDecaySlider, currentNet, onNetChange, setNet, fmtWeightDecay, rowOf } from './fig-network-common.js';
+import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS, fmtWeightDecay } from './ui.js';
+import { openFigure, weightDecaySlider, currentNet, onNetChange, setNet, rowOf } from './fig-network-common.js';
 
 const BIN = 2; // degrees per histogram bin
 

@@ -6,10 +6,10 @@
 // perturbation and the adversarial image, with the target's probability recomputed in
 // this browser from the stored weights.
 import { loadFigureArrays } from './data.js';
-import { el, readout, fmt, showError } from './ui.js';
+import { el, readout, fmt, showError, fmtWeightDecay } from './ui.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
 import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
-import { FIGURE, loadNetwork, weightDecaySlider, currentNet, onNetChange, fmtWeightDecay } from './fig-network-common.js';
+import { FIGURE, loadNetwork, weightDecaySlider, currentNet, onNetChange } from './fig-network-common.js';
 
 const GRID = ['adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
 // Network k's weights, one array each (fetched only for the networks a reader checks).

@@ -1,7 +1,7 @@
 // The numbers in the prose of the article's last section, read from the network bundle
 // (never typed into the HTML): each <span data-net-fact="name"> gets its value. The
 // sentences that depend on which way the data go are chosen here from the data too.
-import { fmtWeightDecay } from './fig-network-common.js';
+import { fmtWeightDecay } from './ui.js';
 
 const range = (values) => `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
 const pct = (v) => `${(100 * v).toFixed(1)} %`;

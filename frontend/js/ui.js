@@ -93,6 +93,16 @@ export const fmt = {
   signed: (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toPrecision(3)}`,
 };
 
+// A weight decay as a reader writes it: 10⁻⁴, 0.3, 30.
+const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+export function fmtWeightDecay(weightDecay) {
+  const power = Math.log10(weightDecay);
+  if (Math.abs(power - Math.round(power)) < 1e-9 && (power <= -3 || power >= 4)) {
+    return `10${String(Math.round(power)).replace(/./g, (c) => SUPERSCRIPT[c])}`;
+  }
+  return String(Number(weightDecay.toPrecision(3)));
+}
+
 export function showError(container, err) {
   console.info(err); // eslint-disable-line no-console
   const box = el('p', { class: 'figure-error', role: 'alert', text: `This figure could not load its data: ${err.message}` });
