@@ -3,7 +3,7 @@
 From the outside in: ``FastPath`` (precomputed GETs, answered before
 anything else), ``SecurityMiddleware`` (headers, CORS, HEAD, body limit),
 ``ComputedResponses`` (ETag, 304 and gzip for per-request bodies), then the
-routers of ``backend.routes``.
+routers of ``tilting.backend.routes``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend import static
-from backend.fastpath import FastPath
-from backend.representation import ComputedResponses
-from backend.routes import ROUTERS
-from backend.routes.docs import docs_pages, docs_scripts
-from backend.routes.frontend import allowed_methods
-from backend.security import HEAD_KEY, SecurityMiddleware
-from backend.store import Store
+from tilting.backend import static
+from tilting.backend.fastpath import FastPath
+from tilting.backend.representation import ComputedResponses
+from tilting.backend.routes import ROUTERS
+from tilting.backend.routes.docs import docs_pages, docs_scripts
+from tilting.backend.routes.frontend import allowed_methods
+from tilting.backend.security import HEAD_KEY, SecurityMiddleware
+from tilting.backend.store import Store
 
 log = logging.getLogger("tilting")
 
@@ -67,7 +67,7 @@ def create_app(artifacts, frontend_dir: str | Path | None = None, *, rescan_seco
         version="1.0",
         description=DESCRIPTION,
         openapi_tags=[{"name": "experiments", "description": "SVM paths on MNIST digit pairs."}],
-        docs_url=None,  # backend.routes.docs serves them with no CDN
+        docs_url=None,  # tilting.backend.routes.docs serves them with no CDN
         redoc_url=None,
     )
     app.state.store = Store(artifacts, rescan_seconds=rescan_seconds, strict=strict)

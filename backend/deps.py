@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
-from backend.store import Experiment, Store
+from tilting.backend.store import Experiment, Store
 
 EXAMPLE_EXPERIMENT = "mnist-2-3"
 EXAMPLE_FIGURE = "network-mnist"

@@ -31,8 +31,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from precompute.errors import TiltingError
+from tilting.backend.app import create_app
+from tilting.precompute.errors import TiltingError
 
 # Written into every export; its list of files is what a later export may replace.
 MARKER = ".tilting-export"

@@ -4,9 +4,9 @@ The pages fetch the experiment list, each pair's metadata and its bulk
 arrays, and the article's own files; all are bytes made before the request
 (``Payload``). ``HotPath`` finds the payload a GET names with a few
 dictionary lookups, and makes the same representation choice as everywhere
-(``backend.representation.decide``: gzip, ETag, 304) with header lines
+(``tilting.backend.representation.decide``: gzip, ETag, 304) with header lines
 built once per payload (security headers and CORS included, as
-``backend.security`` adds them elsewhere). Two layers use it:
+``tilting.backend.security`` adds them elsewhere). Two layers use it:
 
 * ``FastHttpProtocol``, the HTTP protocol ``tilting serve`` runs: it answers
   a hot GET as soon as its head is parsed, writing the prepared bytes to the
@@ -31,13 +31,13 @@ import httptools
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from backend.representation import REVALIDATE, decide
-from backend.routes.experiments import array_payload
-from backend.routes.frontend import cache_control, file_url
-from backend.security import (CORS_HEADERS, HEADER_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, GuardedHttpProtocol,
+from tilting.backend.representation import REVALIDATE, decide
+from tilting.backend.routes.experiments import array_payload
+from tilting.backend.routes.frontend import cache_control, file_url
+from tilting.backend.security import (CORS_HEADERS, HEADER_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, GuardedHttpProtocol,
                               descriptor_limit, security_headers)
 
-# The security headers of each kind of hot URL, as backend.security chooses them by path.
+# The security headers of each kind of hot URL, as tilting.backend.security chooses them by path.
 API_EXTRA = tuple(security_headers("/api/")) + tuple(CORS_HEADERS)
 PAGE_EXTRA = tuple(security_headers("/"))
 EMBED_EXTRA = tuple(security_headers("/embed/"))
@@ -234,7 +234,7 @@ def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float
                        max_connections: int = MAX_CONNECTIONS) -> dict:
     """The uvicorn options ``tilting serve`` runs with (the tests pass shorter times).
 
-    The protocol (``FastHttpProtocol``: backend.security's guards, and the
+    The protocol (``FastHttpProtocol``: tilting.backend.security's guards, and the
     precomputed GETs answered as soon as their head is parsed) goes to uvicorn
     as a ``functools.partial`` of the class: uvicorn calls it like the class,
     and with several workers it is pickled to each.

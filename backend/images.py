@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.store import Experiment
-from precompute import geometry as geo
+from tilting.backend.store import Experiment
+from tilting.precompute import geometry as geo
 
 
 def model_params(exp: Experiment, k: int):

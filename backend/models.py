@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from precompute.schema import Counts, ExperimentFields, ModelRecord
+from tilting.precompute.schema import Counts, ExperimentFields, ModelRecord
 
 # Strict: JSON numbers only. An int is still a float here (0 and 1 are pixels), but
 # true, false and "0.5" are refused rather than read as 1, 0 and 0.5.
@@ -30,7 +30,9 @@ class ExperimentSummary(BaseModel):
     dataset: str = Field(description="'mnist', or 'sklearn-digits' for the 8×8 fallback.", examples=["mnist"])
     digits: list[int] = Field(description="[I, J]: I has label −1, J label +1.", examples=[[2, 3]])
     counts: Counts
-    grid_size: int = Field(examples=[81])
+    n_models: int = Field(description="Models on the path (one per log10 λ of the grid).", examples=[81])
+    grid_size: int = Field(description="The same as n_models: its older name, kept for existing clients.",
+                           examples=[81], deprecated=True)
     log10_lambda_min: float = Field(examples=[-6.0])
     log10_lambda_max: float = Field(examples=[2.0])
     notice: str | None = Field(description="Set when the data is not the real MNIST.", examples=[None])

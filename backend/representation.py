@@ -2,7 +2,7 @@
 
 One policy for every response (RFC 9110): the precomputed payloads (bundle
 metadata, arrays, frontend files), served by ``payload_response`` or, on the
-hot path, by ``backend.fastpath``, and the responses computed per request,
+hot path, by ``tilting.backend.fastpath``, and the responses computed per request,
 which ``ComputedResponses`` holds whole to give them the same validators.
 """
 

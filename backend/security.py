@@ -3,7 +3,7 @@ headers, CORS for the API, HEAD, and the request body limit.
 
 Two layers. ``GuardedHttpProtocol`` is uvicorn's httptools protocol with the
 limits uvicorn lacks (request head size, time to send it, idle connections,
-connection count); ``backend.fastpath.connection_options`` hands it to uvicorn. The ASGI
+connection count); ``tilting.backend.fastpath.connection_options`` hands it to uvicorn. The ASGI
 middleware runs on every request, so it stays small and never buffers bodies.
 """
 
@@ -15,8 +15,8 @@ import resource
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from backend.routes.docs import PAGES as DOCS_PAGES
-from backend.routes.frontend import allowed_methods
+from tilting.backend.routes.docs import PAGES as DOCS_PAGES
+from tilting.backend.routes.frontend import allowed_methods
 
 MAX_BODY = 64 * 1024  # bytes; the largest real request is 784 pixels of JSON (~15 KiB)
 # Request line and headers together; a browser sends under 8 KiB.
@@ -42,7 +42,7 @@ PAGE_CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
-# The API docs (backend.routes.docs): Swagger UI and Redoc from this origin, started by a
+# The API docs (tilting.backend.routes.docs): Swagger UI and Redoc from this origin, started by a
 # same-origin script. Both set inline styles; Redoc runs its search in a blob: worker.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -132,7 +132,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def answer_at_once(self) -> bool:
         """Whether the request whose head just arrived was answered here, with no ASGI
-        cycle (a subclass's hook: ``backend.fastpath.FastHttpProtocol``)."""
+        cycle (a subclass's hook: ``tilting.backend.fastpath.FastHttpProtocol``)."""
         return False
 
     def on_message_complete(self) -> None:

@@ -8,7 +8,7 @@ While it runs, the server picks up bundles that land in the folder (a new
 pair from a background ``tilting precompute``, or a newer version of one it
 serves) within a second of the next listing or request for an unknown id;
 each worker process does so for itself and leases every version it serves
-(``backend.store.Store``). Workers die with the parent, even on SIGKILL, so
+(``tilting.backend.store.Store``). Workers die with the parent, even on SIGKILL, so
 that a supervisor can restart the server on the same port.
 """
 
@@ -19,8 +19,8 @@ import os
 import signal
 import sys
 
-from backend.settings import ServeSettings
-from precompute.artifacts import read_all, resolve_bundles
+from tilting.backend.settings import ServeSettings
+from tilting.precompute.artifacts import read_all, resolve_bundles
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -39,7 +39,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def build_app(settings: ServeSettings, strict: bool = True):
-    from backend.app import create_app
+    from tilting.backend.app import create_app
 
     return create_app(settings.artifacts, settings.frontend, rescan_seconds=settings.rescan_seconds, strict=strict)
 
@@ -67,11 +67,11 @@ def serve(options) -> int:
     """
     import uvicorn
 
-    from backend.fastpath import connection_options
+    from tilting.backend.fastpath import connection_options
 
     settings = ServeSettings.model_validate(options)
     # connection_options: the parser and the limits on request heads, idle
-    # connections and connection count (see backend.security).
+    # connections and connection count (see tilting.backend.security).
     uvicorn_options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
                            access_log=settings.log_level in ("info", "debug", "trace"), **connection_options())
     if settings.workers <= 1:
@@ -81,5 +81,5 @@ def serve(options) -> int:
     read_all(resolve_bundles(settings.artifacts))
     settings = settings.model_copy(update={"parent_pid": os.getpid()})
     os.environ.update(settings.to_environment())
-    uvicorn.run("backend.server:app_from_environment", factory=True, workers=settings.workers, **uvicorn_options)
+    uvicorn.run("tilting.backend.server:app_from_environment", factory=True, workers=settings.workers, **uvicorn_options)
     return 0

@@ -1,7 +1,7 @@
 """What a server runs with: one settings object, from ``tilting serve`` to every worker.
 
 With ``--workers N`` uvicorn starts each worker as a new process that imports
-the app factory by name (``backend.server:app_from_environment``), so the
+the app factory by name (``tilting.backend.server:app_from_environment``), so the
 factory cannot take arguments: the parent serialises these settings once,
 as JSON in the one environment variable ``SETTINGS_ENV``, and each worker
 reads them back with ``ServeSettings.from_environment``. Nothing else passes

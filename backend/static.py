@@ -12,7 +12,7 @@ from pathlib import Path
 
 import plotly
 
-from backend.representation import Payload
+from tilting.backend.representation import Payload
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # Where a wheel carries the frontend: package data of this package (see pyproject.toml).

@@ -1,6 +1,6 @@
 """Everything the API serves from disk, and keeping it current while serving.
 
-Bundles are read (and validated) with ``precompute.artifacts``, their
+Bundles are read (and validated) with ``tilting.precompute.artifacts``, their
 metadata encoded then, and each array hashed (from its file: the raw bytes'
 SHA-256 is the array's version and ETag). An array's response bodies — raw,
 float16, JSON, and their gzip — are encoded on first request and kept in one
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.representation import Payload
-from precompute.artifacts import Bundle, BundleError, ReadLease, list_bundles, read_bundle
+from tilting.backend.representation import Payload
+from tilting.precompute.artifacts import Bundle, BundleError, ReadLease, list_bundles, read_bundle
 
 log = logging.getLogger("tilting")
 
@@ -203,7 +203,8 @@ def load_experiment(bundle: Bundle, cache: PayloadCache, section: str = "experim
             "dataset": manifest["dataset"]["name"],
             "digits": manifest["digits"],
             "counts": manifest["counts"],
-            "grid_size": len(grid),
+            "n_models": len(grid),
+            "grid_size": len(grid),  # n_models' older name, kept for existing clients
             "log10_lambda_min": grid[0],
             "log10_lambda_max": grid[-1],
             "notice": manifest["dataset"].get("notice"),

@@ -2,7 +2,7 @@
 
 Run: python -m benchmarks.all_pairs_bench [--out DIR] [--jobs N] [--svc-lambdas -2]
 
-Ours: ``precompute.pairs.build_pairs`` (what ``tilting precompute --all-pairs``
+Ours: ``tilting.precompute.pairs.build_pairs`` (what ``tilting precompute --all-pairs``
 runs), wall and CPU seconds (this process and its joblib workers).
 
 Baseline, measured in the same run (never extrapolated): sklearn's
@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.svm import SVC
 
 from benchmarks.common import load_average, machine, mnist_dir, stamp
-from precompute.data import load_mnist, select_pair
-from precompute.pairs import ALL_PAIRS, build_pairs
-from precompute.solver import log10_lambda_grid
+from tilting.precompute.data import load_mnist, select_pair
+from tilting.precompute.pairs import ALL_PAIRS, build_pairs
+from tilting.precompute.solver import log10_lambda_grid
 
 
 def cpu_seconds() -> float:

@@ -202,7 +202,7 @@ def start_uvicorn(artifacts: Path, workers: int, code: Path = ROOT) -> tuple[sub
     """`tilting serve` as the code in ``code`` has it (this tree, or a baseline revision's copy)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "precompute.cli", "serve", "--artifacts", str(artifacts), "--port", str(port),
+        [sys.executable, "-m", "tilting.cli", "serve", "--artifacts", str(artifacts), "--port", str(port),
          "--workers", str(workers), "--log-level", "warning"],
         cwd=code, env={**os.environ, "PYTHONPATH": str(code)},
     )
@@ -212,8 +212,8 @@ def start_uvicorn(artifacts: Path, workers: int, code: Path = ROOT) -> tuple[sub
 
 
 def build_bundle(tmp: Path) -> Path:
-    from precompute.cli import precompute_pair
-    from precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PER_CLASS
+    from tilting.cli.main import precompute_pair
+    from tilting.precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PER_CLASS
 
     artifacts = tmp / "artifacts"
     precompute_pair(2, 3, per_class=DEFAULT_PER_CLASS, log10_lambda=DEFAULT_LOG10_LAMBDA_GRID, mnist_dir=mnist_dir(),

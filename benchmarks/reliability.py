@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import machine, mnist_dir, stamp
-from precompute.artifacts import BundleError
+from tilting.precompute.artifacts import BundleError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from fastapi.testclient import TestClient
 
-from backend.app import create_app
+from tilting.backend.app import create_app
 
-TILTING = [sys.executable, "-m", "precompute.cli"]
+TILTING = [sys.executable, "-m", "tilting.cli"]
 
 
 def served_bundle_is_whole(artifacts: Path) -> bool:

@@ -45,7 +45,7 @@ def copy_as(bundle: Path, root: Path, exp_id: str) -> None:
 
 def build_bundle(code: Path, out: Path) -> Path:
     """The default 2-vs-3 bundle, built by the code at ``code`` (bundle formats may differ between revisions)."""
-    subprocess.run([sys.executable, "-m", "precompute.cli", "precompute", "--pair", "2", "3", "--out", str(out),
+    subprocess.run([sys.executable, "-m", "tilting.cli", "precompute", "--pair", "2", "3", "--out", str(out),
                     "--mnist-dir", str(mnist_dir()), "--quiet"], cwd=code, env={**os.environ, "PYTHONPATH": str(code)},
                    check=True, capture_output=True)
     return out / "mnist-2-3"
@@ -60,7 +60,7 @@ def measure(root: Path, code: Path, port: int) -> dict:
     """Start-up seconds and resident MiB of `tilting serve` over ``root``, run from ``code``."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "precompute.cli", "serve", "--artifacts", str(root),
+    server = subprocess.Popen([sys.executable, "-m", "tilting.cli", "serve", "--artifacts", str(root),
                                "--port", str(port), "--log-level", "warning"], cwd=code, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

@@ -35,8 +35,8 @@ from sklearn.svm import SVC, LinearSVC
 from threadpoolctl import threadpool_limits
 
 from benchmarks.common import baseline_code, load_average, machine, mnist_dir, stamp, timed
-from precompute.data import load_mnist, select_pair
-from precompute.solver import log10_lambda_grid, primal_objective, svm_path
+from tilting.precompute.data import load_mnist, select_pair
+from tilting.precompute.solver import log10_lambda_grid, primal_objective, svm_path
 
 SAMPLED = {3000: [-6.0, -4.0, -2.0, 0.0, 2.0], None: [-6.0, -3.0, 0.0]}
 
@@ -44,8 +44,8 @@ SAMPLED = {3000: [-6.0, -4.0, -2.0, 0.0, 2.0], None: [-6.0, -3.0, 0.0]}
 BASELINE_SCRIPT = """
 import json, sys, time
 import numpy as np
-from precompute.data import load_mnist, select_pair
-from precompute.solver import log10_lambda_grid, svm_path
+from tilting.precompute.data import load_mnist, select_pair
+from tilting.precompute.solver import log10_lambda_grid, svm_path
 pair = select_pair(load_mnist(sys.argv[1]), 2, 3)
 svm_path(pair.X_train[:40], pair.y_train[:40], [1.0, 0.1])  # compile outside the timing
 cpu, wall = time.process_time(), time.perf_counter()

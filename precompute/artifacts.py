@@ -7,7 +7,7 @@ for each array, its file, dtype, shape and SHA-256.
 
 The manifest's exact bytes are covered by ``manifest.sha256`` (the format of
 ``sha256sum``), and the manifest itself is checked against the typed schema of
-``precompute.schema`` on write and on read, so any damage to any file, or a
+``tilting.precompute.schema`` on write and on read, so any damage to any file, or a
 hand-edited manifest, is named in one sentence.
 
 Writing is atomic. ``<root>/<id>`` is a symbolic link to a versioned folder
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from precompute.errors import TiltingError
-from precompute.files import sha256_file
-from precompute.schema import ALLOWED_DTYPES, SCHEMA_VERSION, manifest_problem
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.files import sha256_file
+from tilting.precompute.schema import ALLOWED_DTYPES, SCHEMA_VERSION, manifest_problem
 
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from precompute.defaults import DEFAULT_PER_CLASS
-from precompute.errors import TiltingError
-from precompute.files import sha256_file
+from tilting.precompute.defaults import DEFAULT_PER_CLASS
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.files import sha256_file
 
 
 class DataError(TiltingError):

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from precompute import geometry as geo
-from precompute.data import Digits, PairData, select_pair
-from precompute.defaults import DEFAULT_PER_CLASS
-from precompute.errors import TiltingError
-from precompute.solver import SVMPath, UncertifiedModelWarning, svm_path
+from tilting.precompute import geometry as geo
+from tilting.precompute.data import Digits, PairData, select_pair
+from tilting.precompute.defaults import DEFAULT_PER_CLASS
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.solver import SVMPath, UncertifiedModelWarning, svm_path
 
 TARGET_RELATIVE_GAP = 1e-9
 HISTOGRAM_BINS = 60

@@ -6,9 +6,9 @@ set at a sweep of weight-decay levels, recording its train and test error after
 every epoch; one test image of each digit is then pushed to every other digit
 by a targeted gradient attack in input space, twice: at the network's own
 softmax, and at the temperature that makes its median test score 0.95 (the
-original article's protocol). ``precompute.network_analysis`` measures the
+original article's protocol). ``tilting.precompute.network_analysis`` measures the
 local tilt, the temperature and the cross-entropy histogram. The forward pass
-and the input gradients (``precompute.network_model``) are numpy over the network's
+and the input gradients (``tilting.precompute.network_model``) are numpy over the network's
 ``coefs_`` and ``intercepts_``, so the stored weights are all a reader (or the
 browser) needs to check an adversarial image.
 
@@ -25,9 +25,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from precompute.data import Digits
-from precompute.network_model import NetworkError, logits, predict_proba, softmax, target_gradient
-from precompute.schema import NETWORK_VERSION
+from tilting.precompute.data import Digits
+from tilting.precompute.network_model import NetworkError, logits, predict_proba, softmax, target_gradient
+from tilting.precompute.schema import NETWORK_VERSION
 
 EXPERIMENT_ID = "network-mnist"
 
@@ -284,7 +284,7 @@ def build_network_experiment(
 
 
 def _build_network_experiment(digits, weight_decays, hidden, epochs, seed, attack_options, progress):
-    from precompute import network_analysis as na
+    from tilting.precompute import network_analysis as na
 
     default_hidden, default_epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])
     hidden = default_hidden if hidden is None else hidden

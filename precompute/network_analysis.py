@@ -14,14 +14,14 @@
   cross-entropy −log p_y each bin carries.
 
 Plain functions over arrays, using the forward pass and gradients of
-``precompute.network_model``.
+``tilting.precompute.network_model``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from precompute.network_model import NetworkError, score_gradient, softmax
+from tilting.precompute.network_model import NetworkError, score_gradient, softmax
 
 MEDIAN_TEST_SCORE = 0.95
 CE_BINS = 50

@@ -2,15 +2,15 @@
 
 Plain numpy over the weight and bias lists (scikit-learn's ``coefs_`` and
 ``intercepts_``), so that the bundle's weights are all a reader needs; shared by
-the training and attacks (``precompute.network``) and the measurements
-(``precompute.network_analysis``).
+the training and attacks (``tilting.precompute.network``) and the measurements
+(``tilting.precompute.network_analysis``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from precompute.errors import TiltingError
+from tilting.precompute.errors import TiltingError
 
 
 class NetworkError(TiltingError):

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from precompute.artifacts import BundleError, read_bundle, write_bundle
-from precompute.data import Digits, check_pair, load_digits_dataset
-from precompute.defaults import DEFAULT_PER_CLASS
-from precompute.errors import TiltingError
-from precompute.experiment import build_experiment, experiment_id
+from tilting.precompute.artifacts import BundleError, read_bundle, write_bundle
+from tilting.precompute.data import Digits, check_pair, load_digits_dataset
+from tilting.precompute.defaults import DEFAULT_PER_CLASS
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.experiment import build_experiment, experiment_id
 
 ALL_PAIRS = tuple(itertools.combinations(range(10), 2))  # 45 pairs, i < j
 WORKER_TIMEOUT = 60.0  # seconds a Dask run waits with no worker before it gives up

@@ -4,7 +4,7 @@ Every key of a manifest is declared here, with its type. Reading a bundle
 validates its manifest against these models in strict mode (no string where a
 number belongs, no boolean where an integer belongs, no key missing or extra),
 then checks what types cannot say: counts that must agree with each other.
-The API's OpenAPI schema is built from the same classes (``backend.models``
+The API's OpenAPI schema is built from the same classes (``tilting.backend.models``
 imports them), so what a client is promised is what a reader accepts.
 """
 

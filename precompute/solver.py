@@ -57,7 +57,7 @@ from numba import njit
 from scipy.linalg import cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
-from precompute.errors import TiltingError
+from tilting.precompute.errors import TiltingError
 
 # Active-set steps tried from the previous λ's partition before the fallbacks, and after
 # each SMO stage. (On MNIST 2 vs 3's default grid: 4-11 steps where they converge; where

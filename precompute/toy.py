@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from precompute import geometry as geo
-from precompute.errors import TiltingError
-from precompute.solver import svm_path
+from tilting.precompute import geometry as geo
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.solver import svm_path
 
 EXPERIMENT_ID = "toy"
 LEVEL_RANGE = (0.1, 1.0)  # |level| of class J; class I is the mirror interval
@@ -241,7 +241,7 @@ def build_toy_experiment(h=DEFAULT_H, log10_lambdas=DEFAULT_LOG10_LAMBDAS, n_per
         "build_seconds": round(time.time() - started, 2),
         "dataset": {
             "name": "toy",
-            "source": "precompute.toy.toy_training_set (synthetic, seeded)",
+            "source": "tilting.precompute.toy.toy_training_set (synthetic, seeded)",
             "checksums": {},
             "image_shape": [h, 2 * h],
             "seed": int(seed),

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from precompute.data import load_mnist
+from tilting.precompute.data import load_mnist
 from tests.helpers import mnist_dir
 
 
@@ -23,8 +23,8 @@ def mnist():
 @pytest.fixture(scope="session")
 def small_bundle(tmp_path_factory, mnist):
     """A real MNIST 2-vs-3 bundle, 300 images per class, 9 models: quick to build."""
-    from precompute.artifacts import read_bundle, write_bundle
-    from precompute.experiment import build_experiment
+    from tilting.precompute.artifacts import read_bundle, write_bundle
+    from tilting.precompute.experiment import build_experiment
 
     root = tmp_path_factory.mktemp("artifacts")
     manifest, arrays = build_experiment(mnist, 2, 3, np.arange(-6.0, 2.01, 1.0), per_class=300)

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The installed console script, as a user runs it.
 _SCRIPT = Path(sys.executable).with_name("tilting")
-TILTING = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "precompute.cli"]
+TILTING = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "tilting.cli"]
 # A safety net against a hung start-up, not an assertion about speed.
 STARTUP_DEADLINE = 120.0
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from precompute.geometry import box_adversarial
+from tilting.backend.app import create_app
+from tilting.precompute.geometry import box_adversarial
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_list(client, small_bundle):
     assert body == client.get("/api/experiments.json").json()
     (summary,) = body["experiments"]
     assert summary["id"] == "mnist-2-3" and summary["digits"] == [2, 3]
-    assert summary["grid_size"] == 9 and summary["counts"]["train"] == 600
+    assert summary["n_models"] == summary["grid_size"] == 9 and summary["counts"]["train"] == 600
     assert summary["log10_lambda_min"] == -6.0 and summary["notice"] is None
 
 
@@ -223,7 +223,7 @@ def test_internal_errors_never_leak(small_bundle):
 def test_bad_bundle_stops_start_up(small_bundle, tmp_path):
     import shutil
 
-    from precompute.artifacts import BundleError
+    from tilting.precompute.artifacts import BundleError
 
     root = tmp_path / "artifacts"
     shutil.copytree(small_bundle.path.resolve(), root / "mnist-2-3")
@@ -235,8 +235,8 @@ def test_bad_bundle_stops_start_up(small_bundle, tmp_path):
 def test_figure_bundles_are_served_apart_from_experiments(small_bundle, tmp_path):
     import os
 
-    from precompute.artifacts import write_bundle
-    from precompute.toy import build_toy_experiment
+    from tilting.precompute.artifacts import write_bundle
+    from tilting.precompute.toy import build_toy_experiment
 
     root = tmp_path / "artifacts"
     root.mkdir()

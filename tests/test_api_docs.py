@@ -10,8 +10,8 @@ import urllib.parse
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from backend.export import export_site
+from tilting.backend.app import create_app
+from tilting.backend.export import export_site
 
 TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}
 PAGES = ["/docs", "/docs/", "/docs/index.html", "/redoc", "/redoc/index.html"]

@@ -27,10 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from backend.app import create_app
-from precompute.artifacts import read_bundle, write_bundle
-from precompute.toy import EXPERIMENT_ID as TOY_ID
-from precompute.toy import build_toy_experiment
+from tilting.backend.app import create_app
+from tilting.precompute.artifacts import read_bundle, write_bundle
+from tilting.precompute.toy import EXPERIMENT_ID as TOY_ID
+from tilting.precompute.toy import build_toy_experiment
 
 CHECKS = [
     not_a_server_error,

@@ -5,7 +5,7 @@ import http.client
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
+from tilting.backend.app import create_app
 from tests.helpers import frontend_with_secrets, live_server
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from precompute.artifacts import BundleError, list_bundles, read_bundle, write_bundle
+from tilting.precompute.artifacts import BundleError, list_bundles, read_bundle, write_bundle
 from tests.bundles import minimal_manifest, rewrite_manifest
 
 META = minimal_manifest()

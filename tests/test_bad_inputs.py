@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from backend.app import create_app
-from precompute.cli import main
+from tilting.backend.app import create_app
+from tilting.cli.main import main
 from tests.helpers import live_server, mnist_dir
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from precompute.artifacts import write_bundle
+from tilting.backend.app import create_app
+from tilting.precompute.artifacts import write_bundle
 from tests.helpers import get, running_server
 
 

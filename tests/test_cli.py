@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from precompute.artifacts import read_bundle
-from precompute.cli import main, parse_grid
+from tilting.precompute.artifacts import read_bundle
+from tilting.cli.main import main, parse_grid
 from tests.helpers import mnist_dir, requires_mnist
 
 FAST_GRID = ["--log-lambda", "-4:2:1"]
@@ -18,7 +18,7 @@ FAST_GRID = ["--log-lambda", "-4:2:1"]
 
 def run_cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "precompute.cli", *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-m", "tilting.cli", *args], capture_output=True, text=True, env=env, timeout=300
     )
 
 
@@ -66,7 +66,7 @@ def test_bad_input_exits_non_zero_with_one_sentence(args, message, tmp_path, cap
 
 
 def test_log10_lambda_is_the_grid_option_and_log_lambda_its_alias(capsys):
-    from precompute.cli import build_parser
+    from tilting.cli.main import build_parser
 
     parser = build_parser()
     for name in ("--log10-lambda", "--log-lambda"):
@@ -117,8 +117,8 @@ def test_fetch_mnist_offline_is_one_sentence(tmp_path):
     # Point the cache somewhere empty; every public mirror is unreachable here.
     result = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from precompute import data; data.MNIST_MIRRORS = ('http://127.0.0.1:9/',);"
-         "from precompute.cli import main; sys.exit(main(['fetch-mnist']))"],
+         "import sys; from tilting.precompute import data; data.MNIST_MIRRORS = ('http://127.0.0.1:9/',);"
+         "from tilting.cli.main import main; sys.exit(main(['fetch-mnist']))"],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 2
@@ -130,7 +130,7 @@ def test_sigkill_never_leaves_a_broken_bundle(tmp_path):
     """Kill precompute at several moments; the bundle stays valid (old or new)."""
     env = offline_env(tmp_path)
     out = tmp_path / "artifacts"
-    args = [sys.executable, "-m", "precompute.cli", "precompute", *FAST_GRID, "--out", str(out), "--quiet"]
+    args = [sys.executable, "-m", "tilting.cli", "precompute", *FAST_GRID, "--out", str(out), "--quiet"]
     start = time.monotonic()
     assert subprocess.run(args, env=env, capture_output=True, timeout=300).returncode == 0
     duration = time.monotonic() - start

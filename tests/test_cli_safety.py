@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from precompute.artifacts import read_bundle
-from precompute.cli import main
+from tilting.precompute.artifacts import read_bundle
+from tilting.cli.main import main
 from tests.helpers import requires_mnist
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -100,7 +100,7 @@ def test_serve_refuses_bad_numbers_before_starting(args, fragment, tmp_path, cap
     def serve(args):
         raise AssertionError(f"the server started on port {args.port}")
 
-    monkeypatch.setattr("backend.server.serve", serve)
+    monkeypatch.setattr("tilting.backend.server.serve", serve)
     with pytest.raises(SystemExit) as stop:
         main(["serve", "--artifacts", str(tmp_path), *args])
     err = capsys.readouterr().err
@@ -116,7 +116,7 @@ def no_computing(monkeypatch):
     def load_dataset(mnist_dir):
         raise AssertionError("computing started before --out was checked")
 
-    monkeypatch.setattr("precompute.cli.load_dataset", load_dataset)
+    monkeypatch.setattr("tilting.cli.main.load_dataset", load_dataset)
 
 
 def test_precompute_out_under_a_file_is_refused_at_once(tmp_path, capsys, no_computing):

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from precompute.data import (
+from tilting.precompute.data import (
     DataError,
     MNIST_FILES,
     fetch_mnist,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from precompute.data import select_pair
-from precompute.geometry import box_adversarial
+from tilting.precompute.data import select_pair
+from tilting.precompute.geometry import box_adversarial
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def test_histograms_cover_every_point(data):
 
 def test_an_uncertified_path_is_refused_with_one_sentence_naming_the_model(mnist, monkeypatch):
     """The solve step turns an uncertified model into an error before geometry is computed."""
-    import precompute.experiment as experiment
+    import tilting.precompute.experiment as experiment
 
     solve = experiment.svm_path
     monkeypatch.setattr(experiment, "svm_path", lambda *a, **k: solve(*a, **{**k, "max_iter": 1}))
@@ -180,7 +180,7 @@ def test_an_uncertified_path_is_refused_with_one_sentence_naming_the_model(mnist
 
 def test_build_steps_compose_to_the_bundle(data, mnist):
     """solve → plane_geometry → model_metrics → pack gives the bundle build_experiment gives."""
-    import precompute.experiment as experiment
+    import tilting.precompute.experiment as experiment
 
     bundle, pair = data
     grid = bundle.manifest["grid"]["log10_lambda"]

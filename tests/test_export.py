@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from backend.export import export_site, meta_csp
-from backend.security import DOCS_CSP, PAGE_CSP
-from precompute.cli import main
-from precompute.errors import TiltingError
+from tilting.backend.app import create_app
+from tilting.backend.export import export_site, meta_csp
+from tilting.backend.security import DOCS_CSP, PAGE_CSP
+from tilting.cli.main import main
+from tilting.precompute.errors import TiltingError
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +224,6 @@ def test_every_page_carries_the_servers_csp(site, small_bundle):
         served = api.get("/" + page.relative_to(root).as_posix()).headers["content-security-policy"]
         # frame-ancestors is ignored in a <meta> policy (a static host has to send it as a header).
         expected = "; ".join(d for d in served.split("; ") if not d.startswith("frame-ancestors"))
-        # The API docs have their own policy (no eval; see backend.security.DOCS_CSP).
+        # The API docs have their own policy (no eval; see tilting.backend.security.DOCS_CSP).
         policy = DOCS_CSP if page.parent.name in ("docs", "redoc") else PAGE_CSP
         assert head.policies[0] == expected == meta_csp(policy), page

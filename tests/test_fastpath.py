@@ -1,4 +1,4 @@
-"""The hot GETs (backend.fastpath) answer exactly as the routes do, and really are answered
+"""The hot GETs (tilting.backend.fastpath) answer exactly as the routes do, and really are answered
 before routing: by the ASGI layer in any server, and by `tilting serve`'s protocol itself."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import socket
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
+from tilting.backend.app import create_app
 from tests.helpers import running_server
 
 EXP = "/api/experiments/mnist-2-3"

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from precompute import geometry as geo
+from tilting.precompute import geometry as geo
 
 
 def test_projection_and_mirror_definitions():

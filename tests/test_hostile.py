@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from precompute.artifacts import BundleError, read_bundle, write_bundle
+from tilting.precompute.artifacts import BundleError, read_bundle, write_bundle
 from tests.bundles import minimal_manifest, rewrite_manifest
 from tests.helpers import ROOT, STARTUP_DEADLINE, free_port, frontend_with_secrets, running_server
 
@@ -47,8 +47,8 @@ IMAGE_JSON = json.dumps({"image": [0.5] * 784}).encode()
 SERVER = """
 import json, sys
 import uvicorn
-from backend.app import create_app
-from backend.fastpath import connection_options
+from tilting.backend.app import create_app
+from tilting.backend.fastpath import connection_options
 config = json.loads(sys.argv[1])
 uvicorn.run(create_app(config["artifacts"], frontend_dir=config["frontend"]), host="127.0.0.1",
             port=config["port"], log_level="critical", **connection_options(**config["limits"]))

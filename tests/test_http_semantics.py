@@ -8,8 +8,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.representation import etag_matches, use_gzip
-from backend.app import create_app
+from tilting.backend.representation import etag_matches, use_gzip
+from tilting.backend.app import create_app
 from tests.helpers import live_server
 
 EXP = "/api/experiments/mnist-2-3"
@@ -163,7 +163,7 @@ def test_computed_etag_changes_with_the_bundle(small_bundle, tmp_path):
     """Another bundle under the same id (a rebuild) gives other bytes, so another tag."""
     import numpy as np
 
-    from precompute.artifacts import write_bundle
+    from tilting.precompute.artifacts import write_bundle
 
     arrays = {name: np.array(array) for name, array in small_bundle.arrays.items()}
     arrays["weights"] = arrays["weights"] * np.float32(2)

@@ -5,10 +5,10 @@ through the stored weights."""
 import numpy as np
 import pytest
 
-from precompute import network as net
-from precompute import network_model as nm
-from precompute.artifacts import read_bundle, write_bundle
-from precompute.data import Digits
+from tilting.precompute import network as net
+from tilting.precompute import network_model as nm
+from tilting.precompute.artifacts import read_bundle, write_bundle
+from tilting.precompute.data import Digits
 
 SUBSET = 2000
 
@@ -271,7 +271,7 @@ def test_filters_rms_and_cross_entropy_histogram(bundle, small_mnist):
 def test_schema_refuses_damaged_network_bundles(bundle, tmp_path, damage, message):
     import shutil
 
-    from precompute.artifacts import BundleError
+    from tilting.precompute.artifacts import BundleError
     from tests.bundles import rewrite_manifest
 
     copy = tmp_path / "network-mnist"
@@ -284,7 +284,7 @@ def test_schema_refuses_damaged_network_bundles(bundle, tmp_path, damage, messag
 
 
 def test_fallback_dataset_runs_with_the_small_network():
-    from precompute.data import load_sklearn_digits
+    from tilting.precompute.data import load_sklearn_digits
 
     digits = load_sklearn_digits()
     manifest, arrays = net.build_network_experiment(digits, weight_decays=(1e-4, 1.0), epochs=30)
@@ -302,7 +302,7 @@ def test_weight_decays_must_increase(small_mnist):
 
 @pytest.mark.slow
 def test_cli_network_without_mnist_uses_the_fallback_and_says_so(no_mnist, capsys):
-    from precompute.cli import main
+    from tilting.cli.main import main
 
     out = no_mnist / "artifacts"
     assert main(["precompute", "--network", "--out", str(out), "--quiet"]) == 0

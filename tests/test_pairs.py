@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from precompute.artifacts import list_bundles, read_bundle
-from precompute.cli import main
-from precompute.data import load_digits_dataset, load_sklearn_digits, select_pair
-from precompute.errors import TiltingError
-from precompute.pairs import PairTask, build_pair, build_pairs, parse_pairs, solve_pair
+from tilting.precompute.artifacts import list_bundles, read_bundle
+from tilting.cli.main import main
+from tilting.precompute.data import load_digits_dataset, load_sklearn_digits, select_pair
+from tilting.precompute.errors import TiltingError
+from tilting.precompute.pairs import PairTask, build_pair, build_pairs, parse_pairs, solve_pair
 from tests.helpers import ROOT, mnist_dir, requires_mnist
 
 GRID = np.array([-3.0, 0.0, 2.0])
@@ -93,7 +93,7 @@ def test_a_worker_failure_is_reported_not_raised(no_mnist):
 
 
 def test_one_build_per_artifacts_folder(no_mnist):
-    from precompute.pairs import exclusive_builder
+    from tilting.precompute.pairs import exclusive_builder
 
     out = no_mnist / "artifacts"
     out.mkdir()
@@ -297,7 +297,7 @@ def test_unreachable_scheduler_is_one_sentence(no_mnist, capsys):
 def test_ctrl_c_cancels_and_nothing_is_written_afterwards(where, tmp_path, request):
     """SIGINT after the first bundle: exit 130, no task left on the cluster, no bundle appears later."""
     env = {**os.environ, "TILTING_MNIST_DIR": str(mnist_dir()), "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "precompute.cli", "precompute", "--pairs", "0-1,2-3,4-9,3-8,1-7,5-6",
+    args = [sys.executable, "-m", "tilting.cli", "precompute", "--pairs", "0-1,2-3,4-9,3-8,1-7,5-6",
             "--per-class", "300", "--log10-lambda", "-3:0:0.5", "--out", str(tmp_path / "artifacts")]
     if where == "dask":
         cluster = request.getfixturevalue("cluster")

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from backend.app import create_app
-from precompute.artifacts import BundleError, read_bundle
-from precompute.cli import main
+from tilting.backend.app import create_app
+from tilting.precompute.artifacts import BundleError, read_bundle
+from tilting.cli.main import main
 from tests.bundles import rewrite_manifest
 
 DAMAGES = ("flip", "truncate", "delete")
@@ -157,7 +157,7 @@ def test_server_serves_a_whole_bundle_after_each_sigkill(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TILTING_MNIST_DIR"}
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     out = tmp_path / "artifacts"
-    args = [sys.executable, "-m", "precompute.cli", "precompute", "--log-lambda", "-4:2:1", "--out", str(out), "--quiet"]
+    args = [sys.executable, "-m", "tilting.cli", "precompute", "--log-lambda", "-4:2:1", "--out", str(out), "--quiet"]
     start = time.monotonic()
     subprocess.run(args, env=env, check=True, capture_output=True, timeout=300)
     duration = time.monotonic() - start
@@ -186,7 +186,7 @@ def test_three_concurrent_precomputes_of_one_pair_leave_one_valid_version(tmp_pa
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     out = tmp_path / "artifacts"
     grids = {"-4:2:1": 7, "-4:2:0.5": 13, "-4:2:2": 4}
-    runs = [subprocess.Popen([sys.executable, "-m", "precompute.cli", "precompute", "--log-lambda", grid,
+    runs = [subprocess.Popen([sys.executable, "-m", "tilting.cli", "precompute", "--log-lambda", grid,
                               "--out", str(out), "--quiet"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True) for grid in grids]
     for run in runs:
@@ -202,7 +202,7 @@ def test_a_path_with_an_uncertified_model_is_not_written(no_mnist, monkeypatch, 
     say which model is not certified and exit non-zero; the previous bundle stays."""
     import numpy as np
 
-    import precompute.experiment as experiment
+    import tilting.precompute.experiment as experiment
 
     out = no_mnist / "artifacts"
     grid = ["--log-lambda", "-4:2:1", "--out", str(out), "--quiet"]

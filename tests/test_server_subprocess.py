@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from precompute import cli
+from tilting.cli import main as cli
 from tests.helpers import STARTUP_DEADLINE, TILTING, free_port, get, running_server
 
 

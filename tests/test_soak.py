@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from backend.app import create_app
+from tilting.backend.app import create_app
 from tests.helpers import live_server
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from precompute.solver import (
+from tilting.precompute.solver import (
     SolverError,
     UncertifiedModelWarning,
     log10_lambda_grid,
@@ -133,7 +133,7 @@ def _svc_certificate(X, y, lam):
 
 @pytest.mark.slow
 def test_mnist_path_matches_svc_across_the_grid(mnist):
-    from precompute.data import select_pair
+    from tilting.precompute.data import select_pair
 
     pair = select_pair(mnist, 2, 3)
     X, y = pair.X_train, pair.y_train

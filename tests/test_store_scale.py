@@ -5,8 +5,8 @@ import tracemalloc
 
 from fastapi.testclient import TestClient
 
-from backend.app import create_app
-from backend.store import Store
+from tilting.backend.app import create_app
+from tilting.backend.store import Store
 from tests.bundles import rewrite_manifest
 
 COPIES = 20
@@ -33,7 +33,7 @@ def test_start_up_encodes_no_array(small_bundle, tmp_path):
 
 def test_encoded_arrays_stay_within_the_cache_budget(small_bundle, monkeypatch):
     budget = 256 * 1024
-    monkeypatch.setattr("backend.store.PAYLOAD_CACHE_BYTES", budget)
+    monkeypatch.setattr("tilting.backend.store.PAYLOAD_CACHE_BYTES", budget)
     client = TestClient(create_app(small_bundle.path.parent))
     cache = client.app.state.store.cache
     detail = client.get("/api/experiments/mnist-2-3").json()

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from precompute import toy
-from precompute.artifacts import read_bundle, write_bundle
+from tilting.precompute import toy
+from tilting.precompute.artifacts import read_bundle, write_bundle
 
 
 @pytest.mark.parametrize("h", [1, 3, 20, 50])
@@ -137,7 +137,7 @@ def test_toy_bundle_round_trip(tmp_path):
 
 
 def test_cli_writes_the_toy_bundle(tmp_path, capsys):
-    from precompute.cli import main
+    from tilting.cli.main import main
 
     assert main(["precompute", "--toy", "--out", str(tmp_path), "--quiet"]) == 0
     bundle = read_bundle(tmp_path / toy.EXPERIMENT_ID)

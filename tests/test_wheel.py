@@ -16,7 +16,7 @@ from tests.helpers import ROOT, get, running_server
 pytestmark = pytest.mark.slow
 
 # What a wheel is built from; copied so that the build leaves nothing in the work tree.
-SOURCES = ["pyproject.toml", "README.md", "backend", "precompute", "frontend"]
+SOURCES = ["pyproject.toml", "README.md", "backend", "precompute", "cli", "frontend"]
 
 
 def run(command: list, **options) -> None:
@@ -48,14 +48,27 @@ def test_an_installed_wheel_serves_the_article_every_embed_and_the_docs(installe
     outside = tmp_path / "elsewhere"  # not the repository: nothing can be found beside the sources
     outside.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    pages = ["/", "/index.html", *(f"/embed/{p.name}" for p in sorted((ROOT / "frontend" / "embed").glob("*.html")))]
-    assert len(pages) > 5
+    files = sorted(p.relative_to(ROOT / "frontend").as_posix() for p in (ROOT / "frontend").rglob("*") if p.is_file())
+    pages = ["/", *(f"/{name}" for name in files)]  # the article, every embed, script and style sheet
+    assert len([p for p in pages if p.startswith("/embed/")]) > 5
     with running_server(small_bundle.path.parent, command=[str(installed)], cwd=outside, env=env) as base:
         for page in pages:
             status, headers, body = get(base + page, {"accept-encoding": "identity"})
             assert status == 200, page
-            assert headers["content-type"].startswith("text/html")
+            assert headers["content-type"].split(";")[0] in ("text/html", "text/javascript", "text/css"), page
             file = "index.html" if page == "/" else page.lstrip("/")
             assert body == (ROOT / "frontend" / file).read_bytes(), page
         for url in ("/docs", "/docs-assets/swagger-ui-bundle.js", "/api/experiments", "/vendor/plotly.min.js"):
             assert get(base + url)[0] == 200, url
+
+
+def test_the_wheel_installs_under_one_namespace(installed, tmp_path):
+    """`tilting.precompute`, `tilting.backend` and `tilting.cli`; the source tree's plain folder
+    names are not claimed as global modules."""
+    python = str(installed.parent / "python")
+    probe = ("import importlib.util as u; "
+             "print([n for n in ('precompute', 'backend', 'cli', 'tilting.precompute', 'tilting.backend', "
+             "'tilting.cli') if u.find_spec(n)])")
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['tilting.precompute', 'tilting.backend', 'tilting.cli']"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from precompute import cli
+from tilting.cli import main as cli
 from tests.helpers import TILTING, free_port, get
 
 pytestmark = pytest.mark.slow

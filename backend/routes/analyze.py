@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, HTTPException
 
-from backend.deps import ExperimentDep, model_index
-from backend.images import analysis
-from backend.models import AnalyzeRequest, AnalyzeResponse, ErrorBody
-from backend.routes.experiments import ERRORS
+from tilting.backend.deps import ExperimentDep, model_index
+from tilting.backend.images import analysis
+from tilting.backend.models import AnalyzeRequest, AnalyzeResponse, ErrorBody
+from tilting.backend.routes.experiments import ERRORS
 
 router = APIRouter(prefix="/api", tags=["experiments"], responses={**ERRORS, 413: {"model": ErrorBody}})
 

@@ -1,7 +1,7 @@
 """The API's documentation pages, Swagger UI at /docs and Redoc at /redoc, with no network.
 
 Their scripts and styles come from an installed package and are served from
-this origin (``backend.static``); the pages start them with a same-origin
+this origin (``tilting.backend.static``); the pages start them with a same-origin
 script, so their Content-Security-Policy allows no inline script and no
 other host. Every URL in a page is relative: ``/docs`` is the page for the
 server, ``/docs/index.html`` (also ``/docs/``) the same page one folder down,
@@ -15,8 +15,8 @@ import html
 
 from fastapi import APIRouter, Request
 
-from backend.representation import REVALIDATE, Payload, payload_response
-from backend.static import DOCS_ASSET_URL, TYPES
+from tilting.backend.representation import REVALIDATE, Payload, payload_response
+from tilting.backend.static import DOCS_ASSET_URL, TYPES
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,6 +1,6 @@
 """/api/experiments: the list, one experiment's metadata, and its bulk arrays.
 
-These answer with precomputed payloads only; ``backend.fastpath`` answers the
+These answer with precomputed payloads only; ``tilting.backend.fastpath`` answers the
 same URLs before routing when it can (and these routes are its fallback, and
 what the OpenAPI schema documents).
 """
@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from backend.deps import ExperimentDep, StoreDep
-from backend.models import ErrorBody, ExperimentDetail, ExperimentList
-from backend.representation import IMMUTABLE, REVALIDATE, payload_response
-from backend.store import Experiment, Payload
+from tilting.backend.deps import ExperimentDep, StoreDep
+from tilting.backend.models import ErrorBody, ExperimentDetail, ExperimentList
+from tilting.backend.representation import IMMUTABLE, REVALIDATE, payload_response
+from tilting.backend.store import Experiment, Payload
 
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 ARRAY_RESPONSES = {

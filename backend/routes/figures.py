@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from backend.deps import FigureDep, StoreDep
-from backend.representation import REVALIDATE, payload_response
-from backend.routes.experiments import ARRAY_RESPONSES, ERRORS, ArrayFile, ArrayVersion, array_response
+from tilting.backend.deps import FigureDep, StoreDep
+from tilting.backend.representation import REVALIDATE, payload_response
+from tilting.backend.routes.experiments import ARRAY_RESPONSES, ERRORS, ArrayFile, ArrayVersion, array_response
 
 router = APIRouter(prefix="/api", tags=["figures"], responses=ERRORS)
 Listing = dict[str, list[dict[str, str]]]

@@ -14,7 +14,7 @@ except ImportError:  # older FastAPI: app.router.routes holds every route alread
     def iter_route_contexts(routes):
         return routes
 
-from backend.representation import REVALIDATE, payload_response
+from tilting.backend.representation import REVALIDATE, payload_response
 
 router = APIRouter(include_in_schema=False)
 # The frontend's catch-all route: it matches every path, for GET only.
@@ -27,7 +27,7 @@ def allowed_methods(scope) -> list[str]:
 
     The catch-all does not count, or every path would allow GET: only an API
     route whose path matches, or a frontend file, does. HEAD goes with GET
-    (backend.security answers HEAD on every GET route).
+    (tilting.backend.security answers HEAD on every GET route).
     """
     app = scope["app"]
     methods = set()

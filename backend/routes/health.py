@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from backend.deps import StoreDep
-from backend.models import Health
+from tilting.backend.deps import StoreDep
+from tilting.backend.models import Health
 
 router = APIRouter(tags=["health"])
 

@@ -7,10 +7,10 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path
 
-from backend.deps import ExperimentDep, PathModel, QueryModel
-from backend.images import image_set
-from backend.models import GalleryImage, ModelDetail
-from backend.routes.experiments import ERRORS
+from tilting.backend.deps import ExperimentDep, PathModel, QueryModel
+from tilting.backend.images import image_set
+from tilting.backend.models import GalleryImage, ModelDetail
+from tilting.backend.routes.experiments import ERRORS
 
 router = APIRouter(prefix="/api", tags=["experiments"], responses=ERRORS)
 

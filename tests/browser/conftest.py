@@ -1,4 +1,4 @@
-"""Real headless Chromium against the real backend (`tilting serve`, else backend.app under
+"""Real headless Chromium against the real backend (`tilting serve`, else tilting.backend.app under
 uvicorn), with two small real bundles.
 
 Set TILTING_BROWSER_URL to run the tests against an already running server instead
@@ -42,7 +42,7 @@ def _server_command(artifacts: Path, port: int) -> list[str]:
     tilting = str(exe) if exe.exists() else shutil.which("tilting")
     if tilting and subprocess.run([tilting, "serve", "--help"], capture_output=True).returncode == 0:
         return [tilting, "serve", "--artifacts", str(artifacts), "--port", str(port), "--log-level", "warning"]
-    app = (f"import uvicorn; from backend.app import create_app; "
+    app = (f"import uvicorn; from tilting.backend.app import create_app; "
            f"uvicorn.run(create_app({str(artifacts)!r}), host='127.0.0.1', port={port}, log_level='warning')")
     return [sys.executable, "-c", app]
 
@@ -77,11 +77,11 @@ def browser_artifacts(tmp_path_factory, request):
     toy figures' bundles (a small network on 2,000 images with short attacks, so some attacks
     honestly fail): everything the article shows."""
     mnist = request.getfixturevalue("mnist")
-    from precompute import network as net
-    from precompute import toy
-    from precompute.artifacts import write_bundle
-    from precompute.data import Digits
-    from precompute.experiment import build_experiment
+    from tilting.precompute import network as net
+    from tilting.precompute import toy
+    from tilting.precompute.artifacts import write_bundle
+    from tilting.precompute.data import Digits
+    from tilting.precompute.experiment import build_experiment
 
     root = tmp_path_factory.mktemp("browser-artifacts")
     grid = np.arange(-6.0, 2.01, 0.5)  # 17 models: quick, and enough to scrub
@@ -139,7 +139,7 @@ def _static_site(artifacts, docroot):
     import http.server
     import threading
 
-    from backend.export import export_site
+    from tilting.backend.export import export_site
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):

@@ -11,8 +11,8 @@ import urllib.parse
 
 import pytest
 
-from backend.app import create_app
-from backend.export import export_site
+from tilting.backend.app import create_app
+from tilting.backend.export import export_site
 from tests.helpers import live_server
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from precompute import geometry as geo
+from tilting.precompute import geometry as geo
 
 from .api import api, api_array
 from .conftest import wait_ready

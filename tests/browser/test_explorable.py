@@ -7,7 +7,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from precompute import geometry as geo
+from tilting.precompute import geometry as geo
 
 from .api import api, api_array
 from .conftest import ARTICLE_FIGURES, screenshot, wait_ready

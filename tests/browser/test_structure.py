@@ -6,7 +6,7 @@ giving the API's numbers when a test calls them; the link to the project's code.
 import numpy as np
 import pytest
 
-from precompute import geometry as geo
+from tilting.precompute import geometry as geo
 
 from .api import api, api_array
 from .conftest import wait_ready

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PAIR, DEFAULT_PER_CLASS
-from precompute.errors import TiltingError
+from tilting.precompute.defaults import DEFAULT_LOG10_LAMBDA_GRID, DEFAULT_PAIR, DEFAULT_PER_CLASS
+from tilting.precompute.errors import TiltingError
 
 DEFAULT_ARTIFACTS = "artifacts"
 
@@ -21,7 +21,7 @@ def default_artifacts_dir() -> str:
 
 def parse_grid(text: str) -> np.ndarray:
     """``start:stop:step`` (inclusive) or a comma-separated list of log10 λ."""
-    from precompute.solver import log10_lambda_grid
+    from tilting.precompute.solver import log10_lambda_grid
 
     text = text.strip()
     try:
@@ -125,7 +125,7 @@ def cmd_precompute(args) -> int:
 
 def load_dataset(mnist_dir, classes=None):
     """MNIST (or the fallback, announced loudly on stderr) for a build; ``classes``: only those digits."""
-    from precompute.data import load_digits_dataset
+    from tilting.precompute.data import load_digits_dataset
 
     digits = load_digits_dataset(mnist_dir, classes)
     if digits.notice:
@@ -141,9 +141,9 @@ def precompute_pair(digit_i, digit_j, *, per_class, log10_lambda, mnist_dir, out
     """
     from tqdm import tqdm
 
-    from precompute.artifacts import write_bundle
-    from precompute.data import check_pair
-    from precompute.experiment import build_experiment, experiment_id
+    from tilting.precompute.artifacts import write_bundle
+    from tilting.precompute.data import check_pair
+    from tilting.precompute.experiment import build_experiment, experiment_id
 
     check_pair(digit_i, digit_j)
     log10_lambdas = parse_grid(log10_lambda)
@@ -173,8 +173,8 @@ def cmd_precompute_network(args) -> int:
 
     from tqdm import tqdm
 
-    from precompute.artifacts import write_bundle
-    from precompute.network import ARCHITECTURE, EXPERIMENT_ID, SWEEP, build_network_experiment
+    from tilting.precompute.artifacts import write_bundle
+    from tilting.precompute.network import ARCHITECTURE, EXPERIMENT_ID, SWEEP, build_network_experiment
 
     digits = load_dataset(args.mnist_dir)
     epochs = ARCHITECTURE.get(digits.name, ARCHITECTURE["mnist"])[1]
@@ -216,8 +216,8 @@ def cmd_precompute_network(args) -> int:
 
 def cmd_precompute_toy(args) -> int:
     """Solve the toy problem's SVM path and write the ``toy`` bundle."""
-    from precompute.artifacts import write_bundle
-    from precompute.toy import EXPERIMENT_ID, build_toy_experiment
+    from tilting.precompute.artifacts import write_bundle
+    from tilting.precompute.toy import EXPERIMENT_ID, build_toy_experiment
 
     manifest, arrays = build_toy_experiment()
     path = write_bundle(args.out, EXPERIMENT_ID, manifest, arrays)
@@ -230,7 +230,7 @@ def cmd_precompute_all_pairs(args) -> int:
     """``--all-pairs`` or ``--pairs I-J,…``: each bundle written here as it lands, one line per pair."""
     import contextlib
 
-    from precompute.pairs import ALL_PAIRS, connect, digits_of, parse_pairs
+    from tilting.precompute.pairs import ALL_PAIRS, connect, digits_of, parse_pairs
 
     if args.all_pairs and args.pairs is not None:
         raise TiltingError("Give --all-pairs or --pairs, not both.")
@@ -263,7 +263,7 @@ def _quiet_dask_logs() -> None:
 def _build_pairs_reporting(args, pairs, log10_lambda, digits, cluster) -> int:
     import time
 
-    from precompute.pairs import build_pairs
+    from tilting.precompute.pairs import build_pairs
 
     where = f"the Dask cluster at {args.scheduler}" if args.scheduler else "this machine"
     print(f"Building {len(pairs)} pair{'s' if len(pairs) != 1 else ''} on {where} into {args.out}.", flush=True)
@@ -321,7 +321,7 @@ def summary_table(models, every: int = 5) -> str:
 
 
 def cmd_verify(args) -> int:
-    from precompute.artifacts import list_bundles, read_all
+    from tilting.precompute.artifacts import list_bundles, read_all
 
     paths = [Path(args.path)] if args.path else list_bundles(args.artifacts)
     if not paths:
@@ -333,7 +333,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_fetch_mnist(args) -> int:
-    from precompute.data import fetch_mnist
+    from tilting.precompute.data import fetch_mnist
 
     path = fetch_mnist(args.dest)
     print(f"MNIST is in {path}.")
@@ -345,7 +345,7 @@ def ensure_default_bundle(artifacts: Path, mnist_dir: str | None) -> None:
 
     A broken entry counts as a bundle: it is reported by the server, never replaced by other data.
     """
-    from precompute.artifacts import list_bundles
+    from tilting.precompute.artifacts import list_bundles
 
     if list_bundles(artifacts):
         return
@@ -357,7 +357,7 @@ def ensure_default_bundle(artifacts: Path, mnist_dir: str | None) -> None:
 
 def cmd_serve(args) -> int:
     # Imported here so that `tilting precompute` does not pay for FastAPI.
-    from backend.server import serve
+    from tilting.backend.server import serve
 
     ensure_default_bundle(Path(args.artifacts), args.mnist_dir)
 
@@ -365,7 +365,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from backend.export import export_site
+    from tilting.backend.export import export_site
 
     count = export_site(args.artifacts, args.out)
     print(f"Exported {count} files to {args.out}; serve it with any static file server.")

@@ -1,0 +1,1 @@
+"""The `tilting` command: the layer above precompute/ and backend/ that ties them together."""
