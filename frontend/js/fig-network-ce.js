@@ -4,16 +4,13 @@
 // p_y ≈ 1 and costs nothing, and the loss is carried by the few that are not; strong
 // decay: the whole training set still pays, as the hinge loss pays inside the margin.
 import { el, readout, fmt, PLOT_CONFIG, plotFont, COLOURS, fmtWeightDecay } from './ui.js';
-import { readParams, writeParams, parse } from './story.js';
 import { openFigure, weightDecaySlider, currentNet, onNetChange, rowOf } from './fig-network-common.js';
-
-const PARAMS = { ceweight: parse.oneOf('images', 'loss') };
 
 export async function mount(root, store, plotly) {
   const opened = await openFigure(root, 'story-network-ce', ['ce_hist_counts', 'ce_hist_loss'], plotly);
   if (!opened) return;
   const { fig, manifest, a, Plotly } = opened;
-  const state = { ceweight: 'images', ...readParams(PARAMS, 'network-ce') };
+  const state = { ceweight: store.get().networkCeWeight ?? 'images' };
   const models = manifest.models;
   const K = models.length;
   const bins = manifest.counts.ce_bins;
@@ -21,7 +18,7 @@ export async function mount(root, store, plotly) {
   weightDecaySlider(fig, manifest);
   const weight = el('select', { 'aria-label': 'Bar heights', 'data-control': 'ce-weight' });
   weight.append(el('option', { value: 'images', text: 'Bars: share of training images' }), el('option', { value: 'loss', text: 'Bars: share of the cross-entropy they carry' }));
-  weight.addEventListener('change', () => { state.ceweight = weight.value; render(); writeParams('network-ce', { ceweight: state.ceweight === 'images' ? null : state.ceweight }); });
+  weight.addEventListener('change', () => { state.ceweight = weight.value; render(); store.set({ networkCeWeight: state.ceweight === 'images' ? undefined : state.ceweight }); });
   const dl = el('dl', { class: 'readouts' });
   const rMean = readout(dl, 'net-ce-mean', 'Mean cross-entropy (training)');
   const rLow = readout(dl, 'net-ce-low', 'Images with p<sub>y</sub> &lt; 0.9');

@@ -5,7 +5,7 @@
 import { getFigureData, loadFigureArrays } from './data.js';
 import { el, fmtWeightDecay, showError } from './ui.js';
 import { ensureStoryCss } from './story.js';
-import { defineKeys, pageState, types } from './state.js';
+import { pageState } from './state.js';
 
 export const FIGURE = 'network-mnist';
 
@@ -39,20 +39,7 @@ export async function openFigure(root, className, names, plotly) {
 }
 
 // The shared choice is the store's `networkModel` (URL key `net`, a row of state.js's
-// table), so the URL, the embed snippets and every network figure follow one value. The
-// row is widened here from the two networks it was written for to the whole sweep, and
-// names every network figure (their embed snippets carry `net`).
-export const NETWORK_FIGURES = ['network', 'network-curves', 'network-filters', 'network-tilt', 'network-ce'];
-const NET = { key: 'net', field: 'networkModel', figures: NETWORK_FIGURES, ...types.int(0, 999) };
-defineKeys([NET]);
-{
-  // The store may have read the URL before this row was widened (net=5 refused then).
-  const { store } = pageState();
-  const asked = new URLSearchParams(location.search).get('net');
-  const value = asked === null ? undefined : NET.parse(asked);
-  if (value !== undefined && store.get().networkModel !== value) store.set({ networkModel: value });
-}
-
+// table), so the URL, the embed snippets and every network figure follow one value.
 export function currentNet(K) {
   return Math.max(0, Math.min(pageState().store.get().networkModel ?? 0, K - 1));
 }

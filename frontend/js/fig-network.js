@@ -8,13 +8,12 @@
 import { loadFigureArrays } from './data.js';
 import { el, readout, fmt, showError, fmtWeightDecay } from './ui.js';
 import { imageCanvas, drawGray, drawDiverging } from './images.js';
-import { ensureStoryCss, readParams, writeParams, parse } from './story.js';
+import { ensureStoryCss } from './story.js';
 import { FIGURE, loadNetwork, weightDecaySlider, currentNet, onNetChange } from './fig-network-common.js';
 
 const GRID = ['adversarials', 'target_probability', 'l2_norms', 'steps', 'reached'];
 // Network k's weights, one array each (fetched only for the networks a reader checks).
 const weightNames = (k) => ['coef_0', 'intercept_0', 'coef_1', 'intercept_1'].map((n) => `${n}_k${k}`);
-const PARAMS = { view: parse.oneOf('adv', 'pert'), cell: (s) => (/^\d-\d$/.test(s) ? s : undefined), proto: parse.oneOf('own', 'cal') };
 // Array names of each protocol's grid.
 const PROTOCOL_ARRAYS = { own: GRID, cal: GRID.map((n) => `cal_${n}`) };
 
@@ -62,9 +61,10 @@ function magnification(adv, originals, dim) {
   return [5, 2, 1].map((m) => m * decade).find((f) => f <= raw) ?? decade;
 }
 
-export async function mount(root) {
+export async function mount(root, store) {
   ensureStoryCss();
-  const state = { view: 'adv', cell: '2-0', proto: 'own', ...readParams(PARAMS) };
+  const asked = store.get();
+  const state = { view: asked.networkView ?? 'adv', cell: asked.networkCell ?? '2-0', proto: asked.networkProtocol ?? 'own' };
   const fig = el('div', { class: 'fig story-network' });
   root.append(fig);
   let manifest; let originals; const grids = {};
@@ -248,7 +248,7 @@ export async function mount(root) {
   function set(patch) {
     Object.assign(state, patch);
     render();
-    writeParams('network', { view: state.view, cell: state.cell, proto: state.proto === 'own' ? null : state.proto });
+    store.set({ networkView: state.view, networkCell: state.cell, networkProtocol: state.proto === 'own' ? undefined : state.proto });
   }
   onNetChange(() => render());
   render();

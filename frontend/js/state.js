@@ -24,7 +24,9 @@
 // | ls, lw     | tiltStrong/WeakLog10Lambda | tilt3d                       | the two models' log10 λ       |
 // | rot        | tiltRotation          | tilt3d                            | camera position, 0…1          |
 // | wnorm      | lossLog10WNorm        | loss                              | log10 ‖w‖ used for the losses |
-// | net, view, cell | networkModel, networkView, networkCell | network      | network figure's choice       |
+// | net        | networkModel          | network, network-*                | index into the weight-decay sweep |
+// | view, cell, proto | networkView, networkCell, networkProtocol | network | the attack grid's choices |
+// | ceweight   | networkCeWeight       | network-ce                        | what the bars measure         |
 //
 // Adding state: call defineKeys([{ key, field, figures: ['name'], parse, format }]) when the
 // figure's module loads (a row whose key is already in the table replaces it), or add a row
@@ -64,6 +66,8 @@ const legacyPair = (s) => (/^\d-\d$/.test(s) ? `mnist-${s}` : undefined);
 // A gallery index, or a drawing in the URL (d + base64url, see encodeDrawing).
 const IMAGE = types.matching(/^(\d{1,3}|d[A-Za-z0-9_-]+)$/);
 const LAMBDA_FIGURES = ['teaser', 'linear', 'explorer', 'loss'];
+// Every network figure follows one weight-decay choice, `net` (an index into the sweep).
+export const NETWORK_FIGURES = ['network', 'network-curves', 'network-filters', 'network-tilt', 'network-ce'];
 
 const TABLE = new Map();
 
@@ -93,9 +97,11 @@ defineKeys([
   { key: 'lw', field: 'tiltWeakLog10Lambda', figures: ['tilt3d'], ...types.fixed(-20, 20, 1) },
   { key: 'rot', field: 'tiltRotation', figures: ['tilt3d'], ...types.fixed(0, 1, 2) },
   { key: 'wnorm', field: 'lossLog10WNorm', figures: ['loss'], ...types.fixed(-6, 6, 2) },
-  { key: 'net', field: 'networkModel', figures: ['network'], ...types.int(0, 1) },
+  { key: 'net', field: 'networkModel', figures: NETWORK_FIGURES, ...types.int(0, 999) },
   { key: 'view', field: 'networkView', figures: ['network'], ...types.oneOf('adv', 'pert') },
   { key: 'cell', field: 'networkCell', figures: ['network'], ...types.matching(/^\d-\d$/) },
+  { key: 'proto', field: 'networkProtocol', figures: ['network'], ...types.oneOf('own', 'cal') },
+  { key: 'ceweight', field: 'networkCeWeight', figures: ['network-ce'], ...types.oneOf('images', 'loss') },
 ]);
 
 export const rowOfKey = (key) => TABLE.get(key);
