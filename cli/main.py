@@ -44,37 +44,29 @@ def parse_grid(text: str) -> np.ndarray:
     return values
 
 
-def parse_per_class(text: str) -> int | None:
-    if text == "all":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive count or 'all', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive count or 'all', got {text!r}")
-    return value
-
-
-def parse_port(text: str) -> int:
-    # Checked here: uvicorn would take 70000 modulo 65536 and quietly listen on 4464.
+def _int_within(text: str, low: int, high: int | None, refusal: str) -> int:
+    """``text`` as an int in [low, high] (no upper bound when ``high`` is None), else the
+    one-sentence ``refusal`` (a format string of ``text``)."""
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a port number (1-65535)")
+    if value is None or value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(refusal.format(text=text))
     return value
+
+
+def parse_per_class(text: str) -> int | None:
+    return None if text == "all" else _int_within(text, 1, None, "expected a positive count or 'all', got {text!r}")
+
+
+def parse_port(text: str) -> int:
+    # Checked here: uvicorn would take 70000 modulo 65536 and quietly listen on 4464.
+    return _int_within(text, 1, 65535, "{text} is not a port number (1-65535)")
 
 
 def parse_workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of processes, at least 1, got {text!r}")
-    return value
+    return _int_within(text, 1, None, "expected a number of processes, at least 1, got {text!r}")
 
 
 def check_out_folder(out) -> None:
