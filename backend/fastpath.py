@@ -106,7 +106,7 @@ class HotPath:
             gzip_ok = fresh = False
         else:
             _etag, gzip_ok, fresh = decide(accept and accept.decode("latin-1"), match and match.decode("latin-1"),
-                                           payload.etag[1:-1], len(payload.body))
+                                           payload.etag[1:-1], len(payload.body), payload.compressible)
         headers = payload.raw_headers(cache, gzip_ok, fresh, extra)
         if fresh:
             return 304, headers, b""

@@ -20,6 +20,9 @@ from starlette.responses import Response
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 GZIP_MIN_BYTES = 512  # below this, gzip saves less than its header and the time it takes
+# Bodies compressed already (the source archive): gzip again saves nothing, and a download
+# sent with Content-Encoding: gzip may be saved unpacked under its .gz name.
+COMPRESSED_TYPES = frozenset({"application/gzip"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Payload:
     def gzipped(self) -> bytes:
         # mtime=0 keeps the gzip bytes a function of the body alone.
         return gzip.compress(self.body, compresslevel=6, mtime=0)
+
+    @property
+    def compressible(self) -> bool:
+        return self.media_type not in COMPRESSED_TYPES
 
     @property
     def size(self) -> int:
@@ -149,19 +156,21 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag == wanted for tag in ENTITY_TAG.findall(if_none_match))
 
 
-def decide(accept_encoding: str | None, if_none_match: str | None, digest: str, size: int) -> tuple[str, bool, bool]:
+def decide(accept_encoding: str | None, if_none_match: str | None, digest: str, size: int,
+           compressible: bool = True) -> tuple[str, bool, bool]:
     """What a client gets of a body of ``size`` bytes whose SHA-256 is ``digest``:
-    its strong ETag, whether it goes gzip'd, and whether the client has it already (304)."""
-    gzip_ok = use_gzip(accept_encoding, size)
+    its strong ETag, whether it goes gzip'd (never when not ``compressible``), and whether
+    the client has it already (304)."""
+    gzip_ok = compressible and use_gzip(accept_encoding, size)
     # gzip and identity bytes are two representations: each has its own strong tag.
     etag = f'"{digest}-gz"' if gzip_ok else f'"{digest}"'
     return etag, gzip_ok, etag_matches(if_none_match, etag)
 
 
-def representation(request_headers, digest: str, size: int) -> tuple[str, bool, bool]:
+def representation(request_headers, digest: str, size: int, compressible: bool = True) -> tuple[str, bool, bool]:
     """``decide`` for a request's headers (a Starlette Headers or an ASGI header list)."""
     return decide(header_value(request_headers, "accept-encoding"), header_value(request_headers, "if-none-match"),
-                  digest, size)
+                  digest, size, compressible)
 
 
 class PreparedResponse(Response):
@@ -176,7 +185,8 @@ class PreparedResponse(Response):
 
 def payload_response(request, payload: Payload, cache_control: str) -> Response:
     """The payload, gzip'd when accepted, or 304 when the client has it already."""
-    _etag, gzip_ok, fresh = representation(request.headers, payload.etag.strip('"'), len(payload.body))
+    _etag, gzip_ok, fresh = representation(request.headers, payload.etag.strip('"'), len(payload.body),
+                                           payload.compressible)
     lines = payload.raw_headers(cache_control, gzip_ok, fresh, ())
     if fresh:
         return PreparedResponse(304, b"", lines)

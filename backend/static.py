@@ -13,13 +13,15 @@ from pathlib import Path
 import plotly
 
 from tilting.backend.representation import Payload
+from tilting.backend.source import ARCHIVE_URL, source_archive, tree_files
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # Where a wheel carries the frontend: package data of this package (see pyproject.toml).
 PACKAGED_FRONTEND = "_frontend"
 TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8",
-         ".svg": "image/svg+xml", ".json": "application/json", ".png": "image/png", ".ico": "image/x-icon"}
+         ".svg": "image/svg+xml", ".json": "application/json", ".png": "image/png", ".ico": "image/x-icon",
+         ".gz": "application/gzip"}
 # Swagger UI 5 and Redoc, from the fastapi-offline package (swagger-ui-bundle on PyPI ships
 # Swagger UI 4, which cannot read the OpenAPI 3.1 that FastAPI writes). URL name -> file.
 DOCS_PACKAGE = "fastapi_offline"
@@ -42,16 +44,15 @@ def media_type(path: Path) -> str:
 
 
 def load_frontend(root: Path | None = None) -> dict[str, Payload]:
-    """Every regular file under ``root`` (default ``frontend_dir()``; symlinks leading outside
-    are skipped), plotly.js and the docs' assets, by URL path."""
+    """Every regular file under ``root`` (default ``frontend_dir()``; dot-files, caches and
+    symlinks leading outside are skipped), plotly.js, the docs' assets and the project's source
+    (``tilting.backend.source``, with this frontend in it), by URL path."""
     files = {}
     root = (root or frontend_dir()).resolve()
     if root.is_dir():
-        for path in sorted(root.rglob("*")):
-            real = path.resolve()
-            if not real.is_file() or not real.is_relative_to(root) or any(p.startswith(".") for p in path.parts):
-                continue
-            files["/" + path.relative_to(root).as_posix()] = Payload.of(real.read_bytes(), media_type(path))
+        for name, real in tree_files(root):
+            files["/" + name] = Payload.of(real.read_bytes(), media_type(Path(name)))
+    files[ARCHIVE_URL] = Payload.of(source_archive(root), TYPES[".gz"])
     files["/vendor/plotly.min.js"] = Payload.of(PLOTLY_JS.read_bytes(), TYPES[".js"])
     assets = resources.files(DOCS_PACKAGE) / "static"
     for url_name, file in DOCS_ASSETS.items():

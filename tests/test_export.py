@@ -65,6 +65,14 @@ def test_data_is_the_bytes_the_api_serves(site, small_bundle):
     assert len(half) == 2 * np.prod(detail["arrays"]["train_v"]["shape"])
 
 
+def test_the_source_archive_is_exported_as_served(site, small_bundle):
+    """The article's "source code" link (a relative source.tar.gz) finds the archive under the
+    sub-path, in the bytes the server sends."""
+    base, _, _ = site
+    served = TestClient(create_app(small_bundle.path.parent)).get("/source.tar.gz").content
+    assert served[:2] == b"\x1f\x8b" and fetch(base + "source.tar.gz") == served
+
+
 def test_relative_urls_only(site):
     _, _, docroot = site
     for path in (docroot / "blog" / "explorable").rglob("*.html"):

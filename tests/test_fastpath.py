@@ -23,7 +23,7 @@ def hot_urls(client) -> list[str]:
     arrays = client.get(EXP).json()["arrays"]
     urls = ["/api/experiments", "/api/experiments.json", EXP, EXP + ".json", "/api/figures", "/api/figures.json",
             "/", "/index.html", "/embed/teaser", "/embed/teaser.html", "/vendor/plotly.min.js",
-            "/docs-assets/swagger-ui.css"]
+            "/docs-assets/swagger-ui.css", "/source.tar.gz"]
     for info in arrays.values():
         for key in ("url", "url_f16", "url_json"):
             if info[key]:

@@ -1,22 +1,23 @@
-"""A built wheel, installed in a fresh venv, serves the article, every embed and the API docs
-(issue 11): the frontend travels as package data, not as a folder beside the source tree."""
+"""A built wheel, installed in a fresh venv, serves the article, every embed, the API docs and
+its own source (issue 11): the frontend travels as package data, not as a folder beside the
+source tree. The wheel is built from the source archive the article links, as its SOURCE.txt says."""
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from tilting.backend.source import source_archive
+from tilting.backend.static import frontend_dir
 from tests.helpers import ROOT, get, running_server
 
 pytestmark = pytest.mark.slow
-
-# What a wheel is built from; copied so that the build leaves nothing in the work tree.
-SOURCES = ["pyproject.toml", "README.md", "backend", "precompute", "cli", "frontend"]
 
 
 def run(command: list, **options) -> None:
@@ -29,13 +30,10 @@ def installed(tmp_path_factory) -> Path:
     """The `tilting` script of a fresh venv (no system site-packages) holding only the wheel
     and its dependencies from the package index."""
     tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source"
-    source.mkdir()
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(ROOT / name, source / name)
+    # The checkout's /source.tar.gz, unpacked (so the build also leaves nothing in the work tree).
+    with tarfile.open(fileobj=io.BytesIO(source_archive(frontend_dir().resolve()))) as tar:
+        tar.extractall(tmp / "unpacked", filter="data")
+    [source] = (tmp / "unpacked").iterdir()
     run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-w", str(tmp / "dist"), "-q"])
     [wheel] = (tmp / "dist").glob("*.whl")
     venv = tmp / "venv"
@@ -44,7 +42,8 @@ def installed(tmp_path_factory) -> Path:
     return venv / "bin" / "tilting"
 
 
-def test_an_installed_wheel_serves_the_article_every_embed_and_the_docs(installed, small_bundle, tmp_path):
+def test_an_installed_wheel_serves_the_article_every_embed_the_docs_and_its_source(installed, small_bundle,
+                                                                                    tmp_path):
     outside = tmp_path / "elsewhere"  # not the repository: nothing can be found beside the sources
     outside.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -60,6 +59,20 @@ def test_an_installed_wheel_serves_the_article_every_embed_and_the_docs(installe
             assert body == (ROOT / "frontend" / file).read_bytes(), page
         for url in ("/docs", "/docs-assets/swagger-ui-bundle.js", "/api/experiments", "/vendor/plotly.min.js"):
             assert get(base + url)[0] == 200, url
+        status, headers, body = get(base + "/source.tar.gz", {"accept-encoding": "gzip"})
+    assert status == 200 and headers["content-type"] == "application/gzip" and "content-encoding" not in headers
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        names = tar.getnames()
+        top = names[0] + "/"
+        assert top.startswith("boundary-tilting-")
+        # The installed packages' files, laid out as the source tree is.
+        for file in ("precompute/solver.py", "backend/app.py", "cli/main.py", *(f"frontend/{name}" for name in files)):
+            assert tar.extractfile(top + file).read() == (ROOT / file).read_bytes(), file
+        guide = tar.extractfile(top + "SOURCE.txt").read().decode()
+    # A wheel carries no build files or tests (and SOURCE.txt says so), and its frontend goes
+    # under frontend/ only.
+    assert not [n for n in names if n.startswith(top + "tests") or "_frontend" in n or n == top + "pyproject.toml"]
+    assert "installed package" in guide and "pip install ." not in guide
 
 
 def test_the_wheel_installs_under_one_namespace(installed, tmp_path):

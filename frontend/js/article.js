@@ -52,14 +52,16 @@ proseFacts().catch(() => {}); // without data the figures explain; the prose kee
 
 // The project's code: a link to its repository when the deployment names one in
 // <meta name="tilting:source-code" content="https://…">; without one the sentence in the
-// HTML stands (the code ships with the package that serves the page), and no link is made up.
+// HTML stands, linking the archive of the code that the server makes (source.tar.gz).
 const source = document.querySelector('meta[name="tilting:source-code"]')?.content.trim();
 if (source && /^https?:\/\//.test(source)) {
   for (const node of document.querySelectorAll('[data-source-code]')) {
-    const a = Object.assign(document.createElement('a'), { href: source, textContent: 'source code, the solver and the tests' });
-    node.replaceChildren('The ', a, ' are in the project’s repository.');
+    const a = Object.assign(document.createElement('a'), { href: source, textContent: 'source code' });
+    node.replaceChildren('The ', a, ' — the solver, the server, this page and their tests — is in the project’s repository.');
   }
 }
+// Paper shows a link's address (print.css): the archive's in full, not relative to the page.
+for (const a of document.querySelectorAll('[data-source-code] a')) a.setAttribute('href', a.href);
 
 // Display equations that overflow their column scroll; a scrolling region must be
 // reachable from the keyboard, so those (and only those) are made focusable.

@@ -164,15 +164,30 @@ def test_derive_functions_give_the_apis_numbers(open_page, browser_server):
     assert got["curves"] == [m_["theta_deg"] for m_ in manifest["models"]]
 
 
-def test_the_code_is_linked_when_the_site_names_it_and_described_when_not(chromium, browser_server):
-    context = chromium.new_context(viewport={"width": 1000, "height": 900})
+def test_the_code_is_linked_to_its_repository_when_the_site_names_one_and_downloads_when_not(
+        chromium, browser_server):
+    context = chromium.new_context(viewport={"width": 1000, "height": 900}, accept_downloads=True)
     try:
         page = context.new_page()
         page.goto(browser_server)
         wait_ready(page, "teaser")
         node = page.locator("[data-source-code]")
-        assert node.locator("a").count() == 0  # no repository named: no made-up link
         assert "Python package" in node.inner_text()
+        # No repository named: the archive the server makes, found relative to the page (the
+        # static copy lives under a sub-path).
+        link = node.locator("a")
+        assert link.count() == 1 and link.get_attribute("download") is not None
+        got = page.evaluate("""async (a) => {
+          const response = await fetch(a.href);
+          const bytes = new Uint8Array(await response.arrayBuffer());
+          return { href: a.href, status: response.status, magic: [bytes[0], bytes[1]], size: bytes.length };
+        }""", link.element_handle())
+        assert got["href"] == browser_server + "source.tar.gz"
+        assert got["status"] == 200 and got["magic"] == [0x1F, 0x8B] and got["size"] > 100_000
+        with page.expect_download() as download:
+            link.click()
+        assert download.value.suggested_filename == "source.tar.gz"
+        assert download.value.failure() is None
 
         def named(route):
             response = route.fetch()
@@ -184,8 +199,9 @@ def test_the_code_is_linked_when_the_site_names_it_and_described_when_not(chromi
         other.goto(browser_server)
         wait_ready(other, "teaser")
         link = other.locator("[data-source-code] a")
-        assert link.get_attribute("href") == "https://code.example/tilting"
-        assert "repository" in other.locator("[data-source-code]").inner_text()
+        assert link.count() == 1 and link.get_attribute("href") == "https://code.example/tilting"
+        text = other.locator("[data-source-code]").inner_text()
+        assert "repository" in text and ".tar.gz" not in text
     finally:
         context.close()
 
