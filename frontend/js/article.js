@@ -14,7 +14,8 @@ checkExperiment(page.store, document.querySelector('main').firstElementChild);
 // their real heights, so a figure that only seemed close (above it, figures still
 // empty) is not fetched with the first view.
 const opening = containers.filter((c) => c.getBoundingClientRect().top < window.innerHeight);
-Promise.all(opening.map(mount)).then(() => {
+const openingReady = Promise.all(opening.map(mount));
+openingReady.then(() => {
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
       if (!entry.isIntersecting) continue;
@@ -76,5 +77,6 @@ const scheduleMath = () => { clearTimeout(mathTimer); mathTimer = setTimeout(foc
 (document.fonts?.ready ?? Promise.resolve()).then(focusableScrollingMath);
 new ResizeObserver(scheduleMath).observe(document.querySelector('main'));
 
-// Printing: every figure mounted and its plots replaced, on paper, by pictures (figures.js).
-installPrint(containers);
+// Printing: every figure mounted and its plots replaced, on paper, by pictures (figures.js);
+// the figures below the opening view are mounted in the background once the page is quiet.
+installPrint(containers, { opening: openingReady });

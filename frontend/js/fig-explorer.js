@@ -310,7 +310,7 @@ export function mount(root, store, plotly = null) {
     buildSlots(ui, e, store);
     pad.build(e);
     curves.build(e);
-    ui.note.innerHTML = `${e.manifest.counts.train.toLocaleString('en')} training images (${e.manifest.counts.test.toLocaleString('en')} test). Point positions are sent as float16 (about three significant digits); x̃ and ỹ are plotted by their projection on the plane. x<sub>p</sub> and x<sub>m</sub> can leave [0, 1], so the four images under x and y are ${MIDGREY_NOTE}, the same for every λ. The hinge loss of a point at signed distance t is max(0, 1 − ‖w‖t), so in these units the margin ends at t = 1/‖w‖. ${e.manifest.dataset.notice ?? ''}`;
+    ui.note.innerHTML = `${e.manifest.counts.train.toLocaleString('en')} training images (${e.manifest.counts.test.toLocaleString('en')} test). Point positions are rounded to about three significant digits, to load fast; x̃ and ỹ are plotted by their projection on the plane. x<sub>p</sub> and x<sub>m</sub> can leave [0, 1], so the four images under x and y are ${MIDGREY_NOTE}, the same for every λ. The hinge loss of a point at signed distance t is max(0, 1 − ‖w‖t), so in these units the margin ends at t = 1/‖w‖. ${e.manifest.dataset.notice ?? ''}`;
     return state.test ? loadExperiment(e.id, TEST_NAMES, ['test_v']).then((t) => { testExp = t; }) : null;
   }
 

@@ -38,7 +38,7 @@ export function mount(root, store, plotly = null) {
       const [i, j] = e.manifest.digits;
       plane = planePlot(plotDiv, e, { digits: [i, j], compact: true });
       legendBox.replaceChildren(plane.legend);
-      note.textContent = `${e.manifest.counts.train.toLocaleString('en')} training images of ${i}s (blue) and ${j}s (orange); the images above the plot are the class means i and j. Both axes use the same scale, so angles are true, and the frame is the same for every λ. Positions are transferred as float16 (about three significant digits).`;
+      note.textContent = `${e.manifest.counts.train.toLocaleString('en')} training images of ${i}s (blue) and ${j}s (orange); the images above the plot are the class means i and j. Both axes use the same scale, so angles are true, and the frame is the same for every λ. Positions are rounded to about three significant digits, to load fast.`;
     },
     step(k) {
       const m = exp.model(k);

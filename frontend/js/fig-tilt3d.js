@@ -223,7 +223,7 @@ export function mount(root, store, plotly) {
   root.append(fig);
   const { strongSelect, weakSelect, rotation, play, rotInput, rotLabel, rThetaS, rThetaW, rAngle, plot, note } = buildTiltControls(fig);
 
-  let exp = null; let Plotly = null; let built = false; let near = false;
+  let exp = null; let Plotly = null; let built = false; let near = false; let drawn = null;
   let ks = 0; let kw = 0; let rot = params.tiltRotation ?? DEFAULT_ROT; let phiW = 0; let beta = 0.6;
 
   const save = () => store.set({ tiltStrongLog10Lambda: exp.log10Lambdas[ks], tiltWeakLog10Lambda: exp.log10Lambdas[kw], tiltRotation: rot });
@@ -236,12 +236,12 @@ export function mount(root, store, plotly) {
     if (persist) save();
   }
 
-  function build() {
-    if (!exp || !near) return;
+  function build(force = false) {
+    if (!exp || !(near || force)) return;
     const scene = tiltScene(exp, ks, kw, rot, plot.clientWidth || 600);
     ({ phiW, beta } = scene);
     plot.tiltNormals = scene.normals;
-    Plotly.react(plot, scene.traces, scene.layout, PLOT_CONFIG);
+    drawn = Plotly.react(plot, scene.traces, scene.layout, PLOT_CONFIG);
     built = true;
     plot.dataset.points = String(scene.shown);
     rThetaS.set(exp.model(ks).theta_deg, fmt.deg(exp.model(ks).theta_deg));
@@ -287,6 +287,14 @@ export function mount(root, store, plotly) {
   }
 
   // Built only near the viewport; the WebGL context is released when the figure leaves it.
+  // The print picture (figures.js) is made off screen too: the plot is built for it, then
+  // released again unless the reader has come near meanwhile.
+  root.drawForPicture = async () => {
+    if (built || !exp) return () => {};
+    build(true);
+    await drawn;
+    return () => { if (!near) purge(); };
+  };
   if ('IntersectionObserver' in window) {
     new IntersectionObserver(([entry]) => {
       near = entry.isIntersecting;

@@ -64,12 +64,12 @@ export function mountFigure(name, container, { snippet = true } = {}) {
 // keeps a picture of itself (an <img class="print-snapshot"> right after it, hidden on
 // screen, shown instead of the plot by print.css), redrawn by plotly's own image export once
 // the reader has stopped interacting with the figure for SETTLE_MS, when the browser is
-// idle. A print started from the browser's menu therefore finds pictures of what is on
-// screen. `beforeprint` is a second chance (it cannot be waited for: it refreshes what it
-// can); Ctrl+P / ⌘P waits for every figure to be mounted and pictured
+// idle. A print started from the browser's menu cannot be waited for (`beforeprint` only
+// refreshes what it can), so it must find every picture made already: figures the reader
+// has not scrolled to are mounted in the background once the page is quiet (warmUp below).
+// Ctrl+P / ⌘P waits for every figure to be mounted and pictured
 // (window.__tilting.preparePrint() is the same step).
 const SETTLE_MS = 1000;
-const twoFrames = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 const whenIdle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 2000 }) : setTimeout(fn, 0));
 
 // A picture of one plot. WebGL plots are exported as PNG at twice their size (plotly renders
@@ -80,7 +80,7 @@ const whenIdle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, {
 const pictureUrls = new WeakMap();
 
 async function snapshot(Plotly, gd) {
-  if (!adapter.isDrawn(gd)) return false;
+  if (!(await adapter.settled(gd))) return false;
   const size = adapter.plotSize(gd);
   const width = Math.max(1, Math.round(size.width));
   const height = Math.max(1, Math.round(size.height));
@@ -112,6 +112,7 @@ async function snapshot(Plotly, gd) {
     gd.after(img);
   }
   img.alt = gd.getAttribute('aria-label') || 'A plot of this figure';
+  img.dataset.overlays = String(overlays.length); // what was painted over plotly's picture (tests)
   img.src = url;
   await img.decode().catch(() => {});
   if (pictureUrls.has(img)) URL.revokeObjectURL(pictureUrls.get(img));
@@ -131,11 +132,14 @@ async function refreshSnapshot(container) {
     container.catchUp?.(); // a figure off screen skipped the λ steps (ui.js follow): it takes the latest now
     const t0 = performance.now();
     let drawn = 0;
+    // A figure that draws only near the screen (the 3-D one) draws for its picture, then lets go.
+    const release = await container.drawForPicture?.();
     const plots = [...container.querySelectorAll('.js-plotly-plot')];
-    for (const gd of plots) {
-      try { if (await snapshot(Plotly, gd)) drawn += 1; } catch (err) { console.info(err); } // eslint-disable-line no-console
-    }
-    entry.undrawn = drawn < plots.length || !plots.length;
+    try {
+      for (const gd of plots) {
+        try { if (await snapshot(Plotly, gd)) drawn += 1; } catch (err) { console.info(err); } // eslint-disable-line no-console
+      }
+    } finally { release?.(); }
     // How long a picture took (main thread and GPU together), for the benchmark.
     if (drawn) {
       container.dataset.snapshotMs = String(Math.round(performance.now() - t0));
@@ -160,33 +164,61 @@ function keepSnapshot(container) {
   pageState().store.subscribe((state, changed) => { if (changed.some((f) => fields.includes(f))) entry.schedule(); });
   for (const type of ['input', 'change', 'pointerup', 'keyup', 'wheel']) container.addEventListener(type, entry.schedule, { passive: true });
   new ResizeObserver(() => entry.schedule()).observe(container);
-  // The 3-D plot is drawn only near the screen (and has no picture before): when it is
-  // drawn again, its picture is refreshed.
-  new IntersectionObserver(([e]) => { if (e.isIntersecting && (entry.dirty || entry.undrawn)) entry.schedule(); }, { rootMargin: '200px 0px' }).observe(container);
 }
 
-export function installPrint(containers) {
+// Mounting the figures the reader has not reached, so that their print pictures exist
+// before a print from the browser's menu. It waits until the page has been left alone
+// (no pointer, key, slider, wheel, touch or scroll event) for QUIET_MS, then mounts the
+// next figure in page order when the browser is idle, and waits again; so it never
+// competes with a reader who is scrolling or dragging, and never delays the first view.
+// A reader who asked the browser to save data gets none of it (their paper says which
+// figure is missing, print.css). The log (window.__tilting.warmUp) is for tests and the
+// benchmark.
+const QUIET_MS = 3000;
+
+function warmUp(containers, mount) {
+  const log = { quietMs: QUIET_MS, started: null, done: null, mounted: [] };
+  pageState().warmUp = log;
+  if (navigator.connection?.saveData) { log.skipped = 'save-data'; return; }
+  let lastInput = performance.now();
+  const onInput = () => { lastInput = performance.now(); };
+  const activity = ['pointerdown', 'pointermove', 'keydown', 'input', 'wheel', 'touchstart', 'scroll'];
+  for (const type of activity) window.addEventListener(type, onInput, { capture: true, passive: true });
+  const quiet = () => new Promise((resolve) => {
+    const check = () => {
+      const wait = lastInput + QUIET_MS - performance.now();
+      if (wait > 0) setTimeout(check, wait + 10);
+      else whenIdle(() => (performance.now() - lastInput < QUIET_MS ? check() : resolve()));
+    };
+    check();
+  });
+  (async () => {
+    for (const c of containers) {
+      if (pageState().figures[c.dataset.figure]) continue; // the reader got there first
+      await quiet();
+      if (pageState().figures[c.dataset.figure]) continue;
+      log.started ??= performance.now();
+      log.mounted.push({ figure: c.dataset.figure, at: performance.now() });
+      await mount(c);
+    }
+    log.done = performance.now();
+    for (const type of activity) window.removeEventListener(type, onInput, { capture: true });
+  })();
+}
+
+export function installPrint(containers, { opening = Promise.resolve() } = {}) {
   const page = pageState();
   const mount = (c) => mountFigure(c.dataset.figure, c);
   let preparing = null;
-  const prepare = ({ scroll = true } = {}) => {
+  const prepare = () => {
     preparing ??= (async () => {
-      const y = window.scrollY;
       await Promise.all(containers.map(mount));
       for (const c of containers) {
         if (!pictured.has(c)) continue;
-        if (scroll) { // a figure that draws only on screen (the 3-D one) is brought there
-          c.scrollIntoView({ block: 'center' });
-          await twoFrames();
-          const deadline = performance.now() + 3000;
-          const undrawn = () => { const plots = [...c.querySelectorAll('.js-plotly-plot')]; return !plots.length || plots.some((gd) => !adapter.isDrawn(gd)); };
-          while (undrawn() && performance.now() < deadline) await twoFrames();
-        }
         pictured.get(c).dirty = true;
         await refreshSnapshot(c);
         if (pictured.get(c).dirty) await refreshSnapshot(c); // one already running drew an earlier state
       }
-      if (scroll) window.scrollTo(0, y);
     })().finally(() => { preparing = null; });
     return preparing;
   };
@@ -202,4 +234,5 @@ export function installPrint(containers) {
   window.addEventListener('beforeprint', () => {
     for (const [c, entry] of pictured) if (entry.dirty) refreshSnapshot(c);
   });
+  opening.then(() => warmUp(containers, mount));
 }

@@ -84,10 +84,22 @@ export function plotArea(gd, suffix = '') {
   };
 }
 
-// A full draw (Plotly.react), counted.
+// A full draw (Plotly.react), counted. Its promise is kept, so that a picture of the plot
+// waits for the draw under way (plotly lays the axes out before the drawing ends).
+const drawing = new WeakMap();
 export function react(gd, traces, layout, config) {
   statsOf(gd).full += 1;
-  return window.Plotly.react(gd, traces, layout, config);
+  const done = window.Plotly.react(gd, traces, layout, config);
+  drawing.set(gd, done);
+  return done;
+}
+
+// Is the plot drawn, once its latest full draw and what its figure draws over it after
+// that draw (a task later) are done?
+export async function settled(gd) {
+  await drawing.get(gd)?.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return isDrawn(gd);
 }
 
 // The λ step's fast path: for each [trace index, y values] of a scattergl trace already

@@ -158,19 +158,26 @@ def snapshot_count(page, figure):
     return int(page.evaluate(f"document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || '0'"))
 
 
-def test_print_from_the_browser_menu_finds_up_to_date_pictures(open_page):
+@pytest.mark.parametrize("reader", ["looks at every figure", "does nothing"])
+def test_print_from_the_browser_menu_finds_up_to_date_pictures(open_page, reader):
     """Printing from the browser's menu (no Ctrl+P, whose handler waits for the pictures):
     each plot keeps a picture of itself, redrawn once the reader stops interacting, and
-    print.css shows those. No figure area is blank on paper."""
+    print.css shows those. No figure area is blank on paper, whether the reader scrolled
+    through the article or never left its first screen (the figures below it are mounted
+    in the background once the page is quiet)."""
     page, _ = open_page("?pair=2-3", width=760, height=1000)
     wait_ready(page, "teaser")
     figures = page.eval_on_selector_all("main [data-figure]", "ns => ns.map(n => n.dataset.figure)")
     assert set(ARTICLE_FIGURES) <= set(figures)
-    for figure in figures:  # a reader who looked at each figure for a moment
-        page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
+    if reader == "does nothing":
+        page.wait_for_function("window.__tilting.warmUp && window.__tilting.warmUp.done", timeout=90000)
+        assert page.evaluate("window.scrollY") == 0
+    for figure in figures:  # a reader who looked at each figure for a moment, or nobody
+        if reader != "does nothing":
+            page.locator(f"#fig-{figure}").scroll_into_view_if_needed()
         wait_ready(page, figure)
         if figure in PLOTLY_FIGURES:
-            page.wait_for_function(f"Number(document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || 0) >= 1", timeout=20000)
+            page.wait_for_function(f"Number(document.querySelector('#fig-{figure} [data-figure]').dataset.snapshots || 0) >= 1", timeout=30000)
     teaser_before = page.evaluate("document.querySelector('#fig-teaser img.print-snapshot').src")
     counts = {f: snapshot_count(page, f) for f in ("teaser", "explorer")}
     # The reader moves λ in the explorer and stops: both λ figures get new pictures, the
@@ -184,10 +191,14 @@ def test_print_from_the_browser_menu_finds_up_to_date_pictures(open_page):
     page.wait_for_timeout(300)
     # Every plot is replaced on paper by its picture.
     plots = page.evaluate("""[...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
-        figure: gd.closest('figure').id, shown: gd.getClientRects().length > 0,
+        figure: gd.closest('figure').id, shown: gd.getClientRects().length > 0, plane: gd.classList.contains('plane-plot'),
+        overlays: gd.nextElementSibling?.dataset.overlays,
         imgShown: gd.nextElementSibling?.classList.contains('print-snapshot') && gd.nextElementSibling.getClientRects().length > 0 }))""")
     assert {f"fig-{f}" for f in PLOTLY_FIGURES} <= {p["figure"] for p in plots}
     assert all(p["imgShown"] and not p["shown"] for p in plots), plots
+    # A plane's picture has its boundary, band, arrows and images painted over plotly's
+    # (taken only once plotly's draw and the figure's own drawing over it are done).
+    assert all(p["overlays"] == "1" for p in plots if p["plane"]), plots
     # No figure area is blank: each figure, as printed, has ink, and each printed plot shows
     # its coloured data (the pixels on the page under print media, not the picture's file).
     shot = lambda locator: page.evaluate(PIXELS, "data:image/png;base64," + base64.b64encode(locator.screenshot()).decode())  # noqa: E731
@@ -204,7 +215,57 @@ def test_print_from_the_browser_menu_finds_up_to_date_pictures(open_page):
             colour[figure] = max(colour.get(figure, 0), stats["colour"])
     assert all(c > 0.002 for c in colour.values()), colour  # each figure's main plot shows its points
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "article-print-menu.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"article-print-menu-{reader.split()[0]}.png"), full_page=True)
+
+
+# The page's own record of the background mounting and the reader's input, both on the
+# page's clock: the test's key presses are stamped by a listener the test adds.
+STAMP_KEYS = "window.__keys = []; window.addEventListener('keydown', () => window.__keys.push(performance.now()), true)"
+
+
+def test_background_mounting_never_starts_within_the_quiet_time_of_input(open_page):
+    page, _ = open_page("", width=1440)
+    wait_ready(page, "teaser")
+    page.evaluate(STAMP_KEYS)
+    slider = page.locator("#fig-teaser input[type=range]").first
+    slider.focus()
+    # A reader who drags λ with the keyboard for a while, pausing now and then, then stops.
+    for i in range(24):
+        page.keyboard.press("ArrowLeft" if i % 8 < 4 else "ArrowRight")
+        page.wait_for_timeout(1500 if i % 6 == 5 else 150)
+    page.wait_for_function("window.__tilting.warmUp.done", timeout=90000)
+    log = page.evaluate("window.__tilting.warmUp")
+    keys = page.evaluate("window.__keys")
+    assert len(keys) == 24 and log["mounted"], log
+    # Every figure the background mounted was started at least the quiet time after the last
+    # key press before it (and whatever the machine's speed, never in between two presses).
+    for m in log["mounted"]:
+        before = [k for k in keys if k <= m["at"]]
+        assert not before or m["at"] - before[-1] >= log["quietMs"], (m, before[-1:])
+    # It mounted exactly the figures the reader had not reached, in page order.
+    mounted = [m["figure"] for m in log["mounted"]]
+    assert mounted == [f for f in ARTICLE_FIGURES if f in mounted] and "teaser" not in mounted
+    assert all(page.evaluate(f"Boolean(window.__tilting.readyAt['{f}'])") for f in ARTICLE_FIGURES)
+
+
+SAVE_DATA = "Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true }) })"
+
+
+def test_a_reader_saving_data_gets_no_background_mounting_and_a_note_on_paper(open_page):
+    page, _ = open_page("", width=760, height=1000)
+    page.context.add_init_script(SAVE_DATA)
+    page.reload()
+    wait_ready(page, "teaser")
+    log = page.evaluate("window.__tilting.warmUp")
+    assert log["skipped"] == "save-data" and log["mounted"] == []
+    unmounted = page.eval_on_selector_all("main [data-figure]", "ns => ns.filter(n => !n.childElementCount).map(n => n.dataset.figure)")
+    assert "tilt3d" in unmounted and "teaser" not in unmounted
+    page.emulate_media(media="print")
+    page.wait_for_timeout(300)
+    for figure in unmounted:  # no blank figure on paper: the missing one says so
+        note = page.evaluate(f"getComputedStyle(document.querySelector('#fig-{figure} [data-figure]'), '::before').content")
+        assert "had not loaded" in note, figure
+        assert page.locator(f"#fig-{figure} [data-figure]").bounding_box()["height"] > 20, figure
 
 
 JARGON = ("float16", "bundle", "build machine", "manifest", "precompute", "artifact")
@@ -239,7 +300,7 @@ def test_prose_agrees_with_the_figures(open_page, browser_server):
     assert set(hrefs) == set(refs) and len(refs) >= 6
     assert page.locator("a[href='https://thomas-tanay.github.io/post--L2-regularization/']").count() >= 1
     # No build vocabulary in what a reader reads (the text, and the figures this text owns).
-    readable = prose + page.evaluate("""[...document.querySelectorAll('figcaption, #fig-network .figure-mount, #fig-toy .figure-mount, #fig-loss .figure-mount')]
+    readable = prose + page.evaluate("""[...document.querySelectorAll('figcaption, .figure-mount')]
         .map(n => n.innerText).join('\\n')""")
     found = [w for w in JARGON if w in readable.lower()]
     assert found == []
