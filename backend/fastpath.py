@@ -34,8 +34,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from tilting.backend.representation import REVALIDATE, decide
 from tilting.backend.routes.experiments import array_payload
 from tilting.backend.routes.frontend import cache_control, file_url
-from tilting.backend.security import (CORS_HEADERS, HEADER_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, GuardedHttpProtocol,
-                              descriptor_limit, security_headers)
+from tilting.backend.security import (BODY_TIMEOUT, CORS_HEADERS, HEADER_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS,
+                                      GuardedHttpProtocol, descriptor_limit, security_headers)
 
 # The security headers of each kind of hot URL, as tilting.backend.security chooses them by path.
 API_EXTRA = tuple(security_headers("/api/")) + tuple(CORS_HEADERS)
@@ -231,7 +231,7 @@ def wire_lines(headers: list) -> bytes:
 
 
 def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float = KEEP_ALIVE,
-                       max_connections: int = MAX_CONNECTIONS) -> dict:
+                       max_connections: int = MAX_CONNECTIONS, body_timeout: float = BODY_TIMEOUT) -> dict:
     """The uvicorn options ``tilting serve`` runs with (the tests pass shorter times).
 
     The protocol (``FastHttpProtocol``: tilting.backend.security's guards, and the
@@ -240,7 +240,7 @@ def connection_options(header_timeout: float = HEADER_TIMEOUT, keep_alive: float
     and with several workers it is pickled to each.
     """
     return dict(
-        http=functools.partial(FastHttpProtocol, header_timeout=header_timeout),
+        http=functools.partial(FastHttpProtocol, header_timeout=header_timeout, body_timeout=body_timeout),
         timeout_keep_alive=keep_alive,
         limit_concurrency=descriptor_limit(max_connections),
     )

@@ -24,6 +24,11 @@ MAX_HEAD = 64 * 1024
 # Seconds a client has to send a request's line and headers once it has begun:
 # a slow client ("slowloris") would otherwise hold its connection forever.
 HEADER_TIMEOUT = 10.0
+# Seconds a client has to send a request's body once its headers are in (the body is at most
+# MAX_BODY): a client trickling a body would otherwise hold its connection and the request.
+BODY_TIMEOUT = 10.0
+# Headers that announce a body.
+BODY_HEADERS = (b"content-length", b"transfer-encoding")
 # Seconds a connection may sit idle (before its first request or between
 # requests) before the server closes it.
 KEEP_ALIVE = 5.0
@@ -74,15 +79,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     * a head not complete ``header_timeout`` seconds after its first byte gets
       408 and the connection closes (uvicorn's keep-alive timer is cancelled by
       any byte, so a client trickling a header would otherwise stay forever);
+    * likewise a body not complete ``body_timeout`` seconds after its headers
+      (408 if nothing was answered yet, else the connection just closes);
     * a new connection that sends nothing is closed after the keep-alive
       timeout, like an idle one between requests;
     * a connection beyond ``limit_concurrency`` is closed at once (uvicorn
       itself only answers its requests 503, keeping its descriptor).
     """
 
-    def __init__(self, *args, header_timeout: float = HEADER_TIMEOUT, max_head: int = MAX_HEAD, **kwargs):
+    def __init__(self, *args, header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
+                 max_head: int = MAX_HEAD, **kwargs):
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.body_deadline = None
         self.max_head = max_head
         self.awaiting_head = True  # until the parser has a request's headers
         # Bytes received since the last request ended: the head's size, exactly, unless a
@@ -100,6 +110,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc) -> None:
         self._cancel_head_deadline()
+        self._cancel_body_deadline()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -129,6 +140,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.answered = self.answer_at_once()
         if not self.answered:
             super().on_headers_complete()
+            # (A request without a body completes in this same parse, cancelling it at once.)
+            if any(name in BODY_HEADERS for name, _ in self.headers):
+                self.body_deadline = self.loop.call_later(self.body_timeout, self._body_too_slow)
 
     def answer_at_once(self) -> bool:
         """Whether the request whose head just arrived was answered here, with no ASGI
@@ -136,6 +150,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return False
 
     def on_message_complete(self) -> None:
+        self._cancel_body_deadline()
         if not self.answered:  # an answered request has no cycle to complete
             super().on_message_complete()
         self.awaiting_head = True
@@ -154,6 +169,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(408, f"The request headers did not arrive within {self.header_timeout:g} s.")
         else:  # a pipelined request stalled while the previous response is being sent: no room for a 408
             self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self.body_deadline = None
+        if self.transport.is_closing():
+            return
+        self.logger.info("Request body not complete after %g s: connection closed.", self.body_timeout)
+        if self.cycle is not None and not self.cycle.response_started:
+            self._refuse(408, f"The request body did not arrive within {self.body_timeout:g} s.")
+        else:  # answered already (say 413 on its Content-Length): the rest of the body is not wanted
+            self.transport.close()
+
+    def _cancel_body_deadline(self) -> None:
+        if self.body_deadline is not None:
+            self.body_deadline.cancel()
+            self.body_deadline = None
 
     def _cancel_head_deadline(self) -> None:
         if self.head_deadline is not None:

@@ -303,6 +303,50 @@ def test_connections_beyond_the_limit_are_closed_at_once(small_bundle):
             sock.close()
 
 
+TRICKLED = {
+    "content-length": lambda body: (b"Content-Length: %d\r\n" % len(body), body),
+    "chunked": lambda body: (b"Transfer-Encoding: chunked\r\n",
+                             b"".join(b"1\r\n" + body[i:i + 1] + b"\r\n" for i in range(len(body)))),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framing", TRICKLED, ids=TRICKLED.keys())
+def test_a_trickled_body_gets_408_body_timeout_after_its_headers(small_bundle, framing):
+    """A POST whose headers arrive whole and whose body then comes a few bytes every 100 ms
+    (it would take minutes) is answered 408 and closed body_timeout after its headers, the
+    bytes still arriving notwithstanding; meanwhile a whole POST and /healthz are answered."""
+    body_timeout = 1.5
+    header, body = TRICKLED[framing](IMAGE_JSON)
+    with guarded_server(small_bundle.path.parent, body_timeout=body_timeout) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(POST_HEAD + header + b"\r\n")
+        start = time.monotonic()
+        sock.setblocking(False)
+        answer, closed_after, sent, latencies = b"", None, 0, []
+        while closed_after is None and time.monotonic() < start + body_timeout + 3:
+            try:
+                chunk = sock.recv(65536)
+                answer += chunk
+                if not chunk:
+                    closed_after = time.monotonic() - start
+            except BlockingIOError:
+                with contextlib.suppress(OSError):
+                    sock.send(body[sent:sent + 4])
+                    sent += 4
+            except OSError:
+                closed_after = time.monotonic() - start
+            latencies.append(healthz_seconds(port))
+            time.sleep(0.1)
+        assert post_analyze(port, IMAGE_JSON)[0] == 200
+        sock.close()
+    assert closed_after is not None, "the trickled body's connection was left open"
+    assert body_timeout - 0.3 < closed_after < body_timeout + 1.0
+    assert sent < len(body)
+    assert status_and_json(answer) == (408, {"detail": "The request body did not arrive within 1.5 s."})
+    assert_responsive(latencies)
+
+
 # --- framing: request smuggling ------------------------------------------------------------
 
 POST_HEAD = b"POST " + EXP.encode() + b"/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
