@@ -168,6 +168,8 @@ def first_view(browser, base):
 # and the longest main-thread task meanwhile (what a reader who comes back at that moment
 # would wait for; reader input postpones the next figure, not a task under way).
 LONG_TASKS = "window.__longTasks = []; new PerformanceObserver((l) => window.__longTasks.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask', buffered: true })"
+SAVE_DATA = "Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true }) })"
+ONLY_REACHED = "['teaser','explorer'].every(f => Number(document.querySelector(`#fig-${f} [data-figure]`).dataset.snapshots) >= 1)"
 PICTURED = "[...document.querySelectorAll('main [data-figure]')].every(c => !c.querySelector('.js-plotly-plot') || Number(c.dataset.snapshots) >= 1)"
 
 
@@ -205,6 +207,8 @@ def main(argv=None):
     parser.add_argument("--url", help="benchmark an already running server")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--passes", type=int, default=6, help="sweeps over the 81 models, alternately up and down")
+    parser.add_argument("--only-reached", action="store_true",
+                        help="sweep with only the figures scrolled to mounted (no background mounting)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -227,6 +231,8 @@ def main(argv=None):
             v_f32_raw = 4 * K * n
 
             context = browser.new_context(viewport={"width": 1440, "height": 900})
+            if args.only_reached:  # a browser saving data: no background mounting (figures.js)
+                context.add_init_script(SAVE_DATA)
             page = context.new_page()
             page.goto(base + "?pair=2-3")
             for sel in ("#fig-linear", "#fig-explorer"):
@@ -235,7 +241,8 @@ def main(argv=None):
             # The first print pictures are made before the sweeps, so none is made during them
             # (a sweep's steps come one per frame: the picture waits for the reader to stop);
             # so is the background mounting, so every figure is mounted (the others off screen).
-            page.wait_for_function(f"window.__tilting.warmUp.done && {PICTURED}", timeout=180000, polling=100)
+            page.wait_for_function(ONLY_REACHED if args.only_reached else f"window.__tilting.warmUp.done && {PICTURED}",
+                                   timeout=180000, polling=100)
             page.wait_for_timeout(500)
             sweep = {"passes": args.passes}
             floor = page.evaluate(SWEEP, {**sweep, "update": False, "offscreen": True})
@@ -253,6 +260,7 @@ def main(argv=None):
 
     result = {
         "when": stamp(), "machine": machine(), "n": n, "models": K,
+        "sweep_page": "figures reached only" if args.only_reached else "every figure mounted",
         "first_figure_ms": round(first_ms, 1), "first_figure_runs_ms": [round(r[0], 1) for r in runs],
         "first_view_bytes": total, "first_view_requests": len(by_url),
         "train_v_f16_bytes": v_f16, "train_v_f32_raw_bytes": v_f32_raw,
