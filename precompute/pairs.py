@@ -20,6 +20,7 @@ import time
 import traceback
 import uuid
 from collections import deque
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -374,7 +375,15 @@ def _run_dask(scheduler, tasks, land, worker_timeout):
                     )
                 while queue and threads and len(in_flight) < 2 * threads:
                     task = queue.popleft()
-                    [data] = client.scatter([task], hash=False)
+                    try:
+                        [data] = client.scatter([task], hash=False)
+                    except (OSError, TimeoutError):
+                        # The workers it was going to died under it (the scheduler drops that
+                        # connection, or finds none in time): back in the queue, unless the
+                        # scheduler is gone as well. No worker for long ends the run above.
+                        _worker_threads(client, scheduler)
+                        queue.appendleft(task)
+                        break
                     future = client.submit(solve_pair, data, key=f"pair-{task.pair[0]}-{task.pair[1]}-{run}")
                     in_flight[future] = (task.pair, data)
             done = [future for future in in_flight if future.done()]
@@ -408,11 +417,14 @@ def _worker_threads(client, scheduler) -> int:
 def _output_of(future, pair) -> PairOutput:
     """The task's output, or its failure (a worker that died running it, say) as a PairOutput."""
     if future.status == "finished":
-        return future.result()
+        # The result lives on a worker until fetched: if that worker dies first, and with it the
+        # scattered input the scheduler would recompute from, the fetch is cancelled instead.
+        with contextlib.suppress(CancelledError):
+            return future.result()
     if future.status != "error":  # cancelled or lost: by the scheduler going away, or by someone else
         if future.client.status not in ("running", "connecting"):
             raise TiltingError(f"Lost the Dask scheduler at {future.client.scheduler.address}.")
-        return PairOutput(pair, message=f"its Dask task was {future.status} before it finished")
+        return PairOutput(pair, message=f"its Dask task was {future.status} before its result reached this machine")
     exc = future.exception()
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, ImportError):

@@ -22,7 +22,7 @@ from tilting.precompute.artifacts import list_bundles, read_bundle
 from tilting.cli.main import main
 from tilting.precompute.data import load_digits_dataset, load_sklearn_digits, select_pair
 from tilting.precompute.errors import TiltingError
-from tilting.precompute.pairs import PairTask, build_pair, build_pairs, parse_pairs, solve_pair
+from tilting.precompute.pairs import PairTask, _output_of, _run_dask, build_pair, build_pairs, parse_pairs, solve_pair
 from tests.helpers import ROOT, mnist_dir, requires_mnist
 
 GRID = np.array([-3.0, 0.0, 2.0])
@@ -90,6 +90,66 @@ def test_a_worker_failure_is_reported_not_raised(no_mnist):
     task = PairTask.from_dataset(load_sklearn_digits(), (0, 1), np.array([np.nan]), 40)
     output = solve_pair(task)
     assert output.manifest is None and output.message
+
+
+def test_a_result_lost_with_its_worker_is_a_failed_pair_not_a_traceback():
+    """A future can be "finished" when looked at and cancelled when fetched, if the worker holding its
+    result (and the scattered input it would be recomputed from) dies in between: CI met this once."""
+    FutureCancelledError = pytest.importorskip("distributed.client").FutureCancelledError
+
+    class Client:
+        status = "running"
+
+    class Future:
+        client = Client()
+
+        def __init__(self):
+            self.status = "finished"
+
+        def result(self):
+            self.status = "cancelled"
+            raise FutureCancelledError("pair-4-9-0", reason="already forgotten")
+
+    output = _output_of(Future(), (4, 9))
+    assert output.pair == (4, 9) and output.manifest is None
+    assert output.message == "its Dask task was cancelled before its result reached this machine"
+    Client.status = "closed"  # the scheduler itself went away: that ends the run, in one sentence
+    Client.scheduler = type("Rpc", (), {"address": "tcp://127.0.0.1:1"})
+    with pytest.raises(TiltingError, match=r"^Lost the Dask scheduler at tcp://127\.0\.0\.1:1\.$"):
+        _output_of(Future(), (4, 9))
+
+
+@pytest.mark.parametrize("scheduler_too", [False, True])
+def test_a_scatter_cut_by_dying_workers_is_not_a_lost_scheduler(scheduler_too):
+    """Workers that die while a pair's data is being sent to them cut the scheduler's connection
+    (CommClosedError): the pair goes back in the queue and the worker timeout decides, unless the
+    scheduler no longer answers either. CI met the first as "Lost the Dask scheduler"."""
+    CommClosedError = pytest.importorskip("distributed.comm.core").CommClosedError
+
+    class Client:
+        scheduler = type("Rpc", (), {"address": "tcp://127.0.0.1:1"})
+        workers = {"tcp://127.0.0.1:2": 1}
+
+        def nthreads(self):
+            if scheduler_too and not self.workers:
+                raise CommClosedError("in <TCP ConnectionPool.ncores>: Stream is closed")
+            return dict(self.workers)
+
+        def scatter(self, data, hash):
+            self.workers = {}
+            raise CommClosedError("in <TCP ConnectionPool.scatter>: Stream is closed")
+
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a task is never submitted without its data")
+
+        def cancel(self, futures, force):
+            pass
+
+    tasks = [PairTask.from_dataset(load_sklearn_digits(), pair, GRID, 40) for pair in [(0, 1), (2, 3)]]
+    says = (r"^Lost the Dask scheduler at tcp://127\.0\.0\.1:1 \(CommClosedError\)\.$" if scheduler_too
+            else r"^The Dask scheduler at tcp://127\.0\.0\.1:1 has had no worker for 0\.2 s; stopping with 2 pairs not built\.$")
+    with pytest.raises(TiltingError, match=says):
+        _run_dask(Client(), tasks, land=None, worker_timeout=0.2)
 
 
 def test_one_build_per_artifacts_folder(no_mnist):
