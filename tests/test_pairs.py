@@ -364,7 +364,10 @@ def test_ctrl_c_cancels_and_nothing_is_written_afterwards(where, tmp_path, reque
         args += ["--scheduler", cluster.address]
     else:
         args += ["--jobs", "2"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts tests in the background ignores SIGINT for them, and Python keeps an
+    # ignored SIGINT ignored: the child starts with the default, as from a terminal.
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:
             if " built in " in line:
