@@ -320,7 +320,6 @@ export function mount(root, store, plotly = null) {
       ui.testBox.checked = Boolean(state.test && testExp && testExp.id === exp.id);
       plane.setTest(ui.testBox.checked, ui.testBox.checked ? testExp : null);
     }
-    // The plane first: its WebGL draw then runs on the GPU while the rest is done here.
     plane.render(k, slots.map((s) => s.marks));
     slider.set(k);
     renderReadouts(ui.readouts, modelReadouts(exp.model(k)));

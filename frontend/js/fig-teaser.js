@@ -42,7 +42,7 @@ export function mount(root, store, plotly = null) {
     },
     step(k) {
       const m = exp.model(k);
-      plane.render(k); // first: its WebGL draw runs on the GPU while the rest is done
+      plane.render(k);
       slider.set(k);
       rTheta.set(m.theta_deg, fmt.deg(m.theta_deg));
       rTrain.set(m.train_error, fmt.pct(m.train_error));

@@ -72,10 +72,10 @@ export function mountFigure(name, container, { snippet = true } = {}) {
 const SETTLE_MS = 1000;
 const whenIdle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 2000 }) : setTimeout(fn, 0));
 
-// A picture of one plot. WebGL plots are exported as PNG at twice their size (plotly renders
-// them anew off screen: the costly part, ~0.2 s for the 6,000-point plane); the others as
-// SVG (vector on paper, and a few times cheaper). A canvas a figure lays over its plot
-// (boundary, band, arrows, chosen images) is painted over plotly's picture, and that
+// A picture of one plot. WebGL plots (the 3-D one) are exported as PNG at twice their size
+// (plotly renders them anew off screen: the costly part); the others as SVG (vector on
+// paper, and a few times cheaper). A canvas a figure lays over its plot (the plane's points,
+// boundary, band, arrows, chosen images) is painted over plotly's picture, and that
 // picture is encoded off the main thread (toBlob).
 const pictureUrls = new WeakMap();
 
@@ -85,9 +85,13 @@ async function snapshot(Plotly, gd) {
   const width = Math.max(1, Math.round(size.width));
   const height = Math.max(1, Math.round(size.height));
   const gl = adapter.hasWebGL(gd);
-  const scale = gl ? 2 : 1;
+  // A canvas that paints itself anew for a picture (c.pictureAt: the whole plot, at the
+  // picture's scale) does so even while the plot is hidden, as it is under print media;
+  // another is copied as it is on screen, if it is shown.
+  const overlays = [...gd.querySelectorAll(':scope > canvas')].filter((c) => c.pictureAt || (c.width && c.height && c.getClientRects().length));
+  // A picture with a canvas over it is a bitmap anyway: at twice its size, so paper is sharp.
+  const scale = gl || overlays.length ? 2 : 1;
   let url = await Plotly.toImage(gd, { format: gl ? 'png' : 'svg', width, height, scale });
-  const overlays = [...gd.querySelectorAll(':scope > canvas')].filter((c) => c.width && c.height && c.getClientRects().length);
   if (overlays.length) {
     const base = new Image();
     base.src = url;
@@ -98,6 +102,11 @@ async function snapshot(Plotly, gd) {
     ctx.drawImage(base, 0, 0, canvas.width, canvas.height);
     const origin = gd.getBoundingClientRect();
     for (const c of overlays) {
+      if (c.pictureAt) {
+        const painted = c.pictureAt(scale); // null before the plot is laid out
+        if (painted) ctx.drawImage(painted, 0, 0);
+        continue;
+      }
       const r = c.getBoundingClientRect();
       ctx.drawImage(c, (r.left - origin.left) * scale, (r.top - origin.top) * scale, r.width * scale, r.height * scale);
     }

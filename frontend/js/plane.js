@@ -1,11 +1,13 @@
 // The tilting plane span(ẑ, ŵ): every training point (test points optional), the
 // boundary line and ŵ drawn from the model, the 2·d_adv band and the centroids as
-// images. Shared by the teaser and the explorer. Per-model arrays are split by class
-// once at load; a λ step hands Plotly views of rows it already has.
+// images. Shared by the teaser and the explorer. Plotly draws the axes and the grid;
+// everything else, the points included, is drawn on one canvas over them. Per-model arrays
+// are split by class once at load; a λ step redraws that canvas from rows it already has,
+// with no Plotly call.
 import { clipLine, clipPolygon } from './maths.js';
 import { imageCanvas, drawGray } from './images.js';
 import { COLOURS, PLOT_CONFIG, plotFont } from './ui.js';
-import { plotArea, react, updateScatterY, isDrawn } from './plotly-adapter.js';
+import { plotArea, react, isDrawn } from './plotly-adapter.js';
 
 function splitByClass(exp, prefix) {
   const u = exp.arrays[`${prefix}_u`].data;
@@ -98,8 +100,8 @@ function swatch(kind, colour) {
     case 'w': return svg(`<line x1="2" y1="7" x2="16" y2="7" stroke="${COLOURS.ink}" stroke-width="2"/><path d="M21 7 L14 3.5 L14 10.5 Z" fill="${COLOURS.ink}"/>`);
     case 'z': return svg(`<line x1="2" y1="7" x2="16" y2="7" stroke="${Z_COLOUR}" stroke-width="1.5"/><path d="M21 7 L14 3.5 L14 10.5 Z" fill="${Z_COLOUR}"/>`);
     case 'mean': return svg(`<circle cx="6" cy="7" r="4.5" fill="${COLOURS.I}" stroke="#111" stroke-width="1.5"/><circle cx="16" cy="7" r="4.5" fill="${COLOURS.J}" stroke="#111" stroke-width="1.5"/>`);
-    case 'cloud-I': case 'cloud-J': return svg(`<circle cx="11" cy="7" r="3" fill="${colour}" opacity="0.7"/>`);
-    case 'test-I': case 'test-J': return svg(`<circle cx="11" cy="7" r="3" fill="none" stroke="${colour}"/>`);
+    case 'cloud-I': case 'cloud-J': return svg(`<rect x="8.5" y="4.5" width="5" height="5" fill="${colour}" opacity="0.7"/>`);
+    case 'test-I': case 'test-J': return svg(`<rect x="8.5" y="4.5" width="5" height="5" fill="none" stroke="${colour}"/>`);
     case 'image': return svg('<circle cx="11" cy="7" r="5" fill="#444"/>');
     case 'projected': return svg('<path d="M11 1.5 L16.5 7 L11 12.5 L5.5 7 Z" fill="#444"/>');
     case 'mirror': return svg('<rect x="6.5" y="2.5" width="9" height="9" fill="#444"/>');
@@ -128,19 +130,14 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
   const thumbs = [0, 1].map((c) => { const t = imageCanvas(side); drawGray(t, C.subarray(c * dim, (c + 1) * dim), side); return t; });
   const [di, dj] = digits;
 
-  const markerStyle = (colour, open) => ({ color: colour, size: compact ? 3 : 3.5, opacity: open ? 0.8 : 0.45, symbol: open ? 'circle-open' : 'circle' });
-  const cloud = (name, data, k, colour, open, visible) => ({
-    type: 'scattergl', mode: 'markers', name, x: data.u, y: data.rows[k], marker: markerStyle(colour, open), hoverinfo: 'skip', visible, showlegend: false,
-  });
-  // Placeholders (no legend: the HTML legend below the plot names every mark).
-  const placeholder = (name) => ({ type: 'scatter', mode: 'lines', name, x: [null], y: [null], hoverinfo: 'skip', showlegend: false });
+  // Plotly's one trace is empty: it draws the frame, the points are the canvas's (below).
+  const frameOnly = { type: 'scatter', mode: 'lines', name: 'frame', x: [null], y: [null], hoverinfo: 'skip', showlegend: false };
 
   const narrow = () => (div.clientWidth || 600) < 480;
   const thumbSize = () => (narrow() ? 34 : compact ? 44 : 52);
   let showTest = false;
   let current = { k: 0, extras: [] };
-  let clouds = []; // [trace index, class data] of every point cloud Plotly drew
-  let drawnK = null;
+  let laidOut = false; // has Plotly laid out the frame at the current size and ranges
 
   // The legend: HTML under the plot (it wraps on a phone), rebuilt only when the set of
   // marks changes. Every mark the overlay or Plotly draws has an entry (data-legend).
@@ -164,9 +161,9 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
     if (!legend.isConnected) div.after(legend);
   }
 
-  // The 2-D overlay: band, boundary, ẑ, ŵ, the class means and the chosen images, redrawn
-  // on every step from Plotly's own axis mapping (no Plotly call), and after every Plotly
-  // redraw. Its labels are placed so that none overlaps another (div.planeLabels).
+  // The 2-D overlay: points, band, boundary, ẑ, ŵ, the class means and the chosen images,
+  // redrawn on every step from Plotly's own axis mapping (no Plotly call), and after every
+  // Plotly redraw. Its labels are placed so that none overlaps another (div.planeLabels).
   const overlay = document.createElement('canvas');
   overlay.className = 'plane-overlay';
   overlay.setAttribute('aria-hidden', 'true');
@@ -177,18 +174,36 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
     return widths.get(key);
   };
 
-  function drawOverlay() {
-    const area = plotArea(div);
-    if (!area) return;
-    const xa = area.x; const ya = area.y;
-    const W = area.width; const H = area.height; const dpr = window.devicePixelRatio || 1;
-    if (overlay.width !== Math.round(W * dpr) || overlay.height !== Math.round(H * dpr)) {
-      overlay.width = Math.round(W * dpr); overlay.height = Math.round(H * dpr);
-      overlay.style.width = `${W}px`; overlay.style.height = `${H}px`;
+  // The points, as Plotly's WebGL scatter drew them before: each a translucent mark (a
+  // square of a round marker's area), so that dense regions darken. A 2-D canvas, because
+  // where the browser composites in software a WebGL canvas is read back on every frame it
+  // changes (~9 ms a λ step for the explorer's, benchmarks/RESULTS.md); 6,000 squares cost
+  // about 3 ms to draw. Axes are linear: one scale and offset per axis.
+  const markSize = (compact ? 3 : 3.5) * 0.886;
+  function drawCloud(ctx, u, v, xa, ya, colour, open) {
+    const ax = xa.toPixel(1) - xa.toPixel(0); const bx = xa.toPixel(0) - markSize / 2;
+    const ay = ya.toPixel(1) - ya.toPixel(0); const by = ya.toPixel(0) - markSize / 2;
+    if (open) { ctx.globalAlpha = 0.8; ctx.strokeStyle = colour; ctx.lineWidth = 1; } else { ctx.globalAlpha = 0.45; ctx.fillStyle = colour; }
+    for (let t = 0; t < u.length; t++) {
+      if (open) ctx.strokeRect(ax * u[t] + bx, ay * v[t] + by, markSize, markSize);
+      else ctx.fillRect(ax * u[t] + bx, ay * v[t] + by, markSize, markSize);
     }
-    if (!overlay.isConnected) div.append(overlay);
-    const ctx = overlay.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.globalAlpha = 1;
+  }
+
+  // Draws the figure's canvas at `scale` device pixels per CSS pixel: on screen into the
+  // overlay, for a print picture into a canvas of its own. Returns what it placed.
+  function paint(canvas, scale) {
+    const area = plotArea(div);
+    if (!area) return null;
+    const xa = area.x; const ya = area.y;
+    const W = area.width; const H = area.height;
+    if (canvas.width !== Math.round(W * scale) || canvas.height !== Math.round(H * scale)) {
+      canvas.width = Math.round(W * scale); canvas.height = Math.round(H * scale);
+      canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
+    }
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
     ctx.clearRect(0, 0, W, H);
     const family = plotFont().family;
     const px = xa.toPixel; const py = ya.toPixel;
@@ -197,6 +212,13 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
     if (test && showTest) kinds.push('test-I', 'test-J');
     ctx.save();
     ctx.beginPath(); ctx.rect(bounds.x, bounds.y, bounds.w, bounds.h); ctx.clip();
+    const drawn = { k: current.k, train: { I: { u: train.I.u, v: train.I.rows[current.k] }, J: { u: train.J.u, v: train.J.rows[current.k] } }, test: null };
+    if (test && showTest) drawn.test = { I: { u: test.I.u, v: test.I.rows[current.k] }, J: { u: test.J.u, v: test.J.rows[current.k] } };
+    for (const [set, open] of [[drawn.train, false], [drawn.test, true]]) {
+      if (!set) continue;
+      drawCloud(ctx, set.I.u, set.I.v, xa, ya, COLOURS.I, open);
+      drawCloud(ctx, set.J.u, set.J.v, xa, ya, COLOURS.J, open);
+    }
     const m = exp.model(current.k);
     const cos = Math.cos(m.theta); const sin = Math.sin(m.theta); const c = m.boundary_offset;
     const band = clipPolygon([[ur[0], vr[0]], [ur[1], vr[0]], [ur[1], vr[1]], [ur[0], vr[1]]],
@@ -337,19 +359,29 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       ctx.fillText(text, tx, top + T / 2 + 1);
       thumbBoxes.push({ x, y: top, w: T, h: T });
     });
+    return { labels, thumbBoxes, kinds, drawn };
+  }
+
+  function drawOverlay() {
+    const placed = paint(overlay, window.devicePixelRatio || 1);
+    if (!placed) return;
+    if (!overlay.isConnected) div.append(overlay);
+    const { labels, thumbBoxes, kinds, drawn } = placed;
+    // What the canvas shows, for tests: labels' boxes, thumbnails, marks, the points drawn.
     div.planeLabels = labels.map(({ text, box }) => ({ text, x: box.x, y: box.y, w: box.w, h: box.h, leader: box.leader }));
     div.planeThumbs = thumbBoxes;
     div.planeKinds = kinds;
+    div.planePoints = drawn;
     updateLegend(kinds);
   }
+  // The print picture (figures.js) paints this canvas anew at the picture's scale.
+  overlay.pictureAt = (scale) => { const c = document.createElement('canvas'); return paint(c, scale) ? c : null; };
 
+  // A λ step (or new chosen images) redraws the canvas alone; the frame is Plotly's, laid
+  // out again only on load, on the test toggle and when the plot resizes.
   function render(k, extras = current.extras) {
     current = { k, extras };
-    if (drawnK === null || !isDrawn(div)) return plot();
-    // A step: the clouds' rows go to WebGL as they are (plotly-adapter's fast path); the
-    // rest is the overlay.
-    if (drawnK !== k && !updateScatterY(div, clouds.map(([index, data]) => [index, data.rows[k]]))) return plot();
-    drawnK = k;
+    if (!laidOut || !isDrawn(div)) return plot();
     drawOverlay();
     return Promise.resolve(div);
   }
@@ -357,19 +389,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
   // A full Plotly draw: on load, on the test toggle and when the plot resizes. The plot
   // area's shape is the frame's, so that with equal scales (angles true) it fills the width.
   function plot() {
-    const { k } = current;
-    drawnK = k;
-    const traces = [
-      cloud(`train ${di} (I)`, train.I, k, COLOURS.I, false, true),
-      cloud(`train ${dj} (J)`, train.J, k, COLOURS.J, false, true),
-    ];
-    clouds = [[1, train.I], [2, train.J]];
-    if (test) {
-      traces.push(cloud(`test ${di}`, test.I, k, COLOURS.I, true, showTest), cloud(`test ${dj}`, test.J, k, COLOURS.J, true, showTest));
-      clouds.push([3, test.I], [4, test.J]);
-    }
-    // Trace 0 is a placeholder, so the training clouds are traces 1 and 2 whatever else is drawn.
-    traces.unshift(placeholder('band'));
+    laidOut = true;
     const width = div.clientWidth || 600;
     const margin = { l: narrow() ? 34 : 42, r: 8, t: thumbSize() + 10, b: 38 };
     const plotW = width - margin.l - margin.r;
@@ -384,7 +404,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       yaxis: { range: vr, constrain: 'domain', fixedrange: true, zeroline: false, gridcolor: COLOURS.grid, scaleanchor: 'x', scaleratio: 1, title: { text: '(x − m)·n̂', standoff: 2 } },
       plot_bgcolor: '#fff', paper_bgcolor: 'rgba(0,0,0,0)', dragmode: false, hovermode: false,
     };
-    return react(div, traces, layout, PLOT_CONFIG).then((gd) => {
+    return react(div, [frameOnly], layout, PLOT_CONFIG).then((gd) => {
       if (!div.dataset.overlay) {
         div.dataset.overlay = '1';
         div.on('plotly_afterplot', drawOverlay);
@@ -403,7 +423,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
         vr = pad(extent(testExp.arrays.test_v.data, [...vRange]), 0.03);
       }
       showTest = show;
-      drawnK = null;
+      laidOut = false; // the ranges may have grown
       return render(current.k);
     },
     data: () => ({ train, test }),

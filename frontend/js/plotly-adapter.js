@@ -3,17 +3,14 @@
 // offer publicly is done here, checked against the version it was verified with:
 //   * the axes' pixel mapping (gd._fullLayout.xaxis._offset, _length, l2p), for overlays
 //     drawn on a canvas over a plot;
-//   * the λ step's fast path: new y values written straight into the WebGL scatter's
-//     positions (gd._fullLayout._plots.xy._scene, scatter2d.update, draw), with no Plotly
-//     redraw, then the GL queue flushed (gd._fullLayout._glcanvas … regl._gl.flush());
-//   * two defaults of the canvas contexts plotly creates (HTMLCanvasElement.getContext).
-// When an internal is missing (another plotly.js), the page still works: the fast path
-// falls back to full redraws, and says so once, loudly: console.warn and
+//   * a default of the 2-D canvas contexts plotly creates (HTMLCanvasElement.getContext).
+// When an internal is missing (another plotly.js), the page still works: the overlays are
+// not drawn, and it says so once, loudly: console.warn and
 // <html data-plotly-adapter="fallback">. A plotly.js of another major version than the one
 // verified sets data-plotly-adapter="unverified" and warns too.
 //
-// For tests: window.__tilting.plotlyStats(gd) -> { fast, full } counts the fast λ steps and
-// the full redraws (Plotly.react through this module) of one plot; plotlyAdapter() ->
+// For tests: window.__tilting.plotlyStats(gd) -> { full } counts the full redraws
+// (Plotly.react through this module) of one plot; plotlyAdapter() ->
 // { version, verified, fallbacks }.
 
 // plotly.js as shipped by the Python plotly package pinned in pyproject.toml (7.1: plotly.js 4.1.1).
@@ -23,7 +20,7 @@ export const VERIFIED_PLOTLY = '4.1.1';
 const stats = new WeakMap();
 const status = { version: null, verified: null, fallbacks: [] };
 const statsOf = (gd) => {
-  if (!stats.has(gd)) stats.set(gd, { fast: 0, full: 0 });
+  if (!stats.has(gd)) stats.set(gd, { full: 0 });
   return stats.get(gd);
 };
 
@@ -38,7 +35,7 @@ function fallBack(what) {
   status.fallbacks.push(what);
   document.documentElement.dataset.plotlyAdapter = 'fallback';
   // eslint-disable-next-line no-console
-  console.warn(`plotly.js ${status.version ?? '?'}: ${what} is missing (verified with plotly.js ${VERIFIED_PLOTLY}); drawing with full redraws instead.`);
+  console.warn(`plotly.js ${status.version ?? '?'}: ${what} is missing (verified with plotly.js ${VERIFIED_PLOTLY}); what is drawn over the plot is left out.`);
 }
 
 // Called once plotly.js has loaded.
@@ -48,7 +45,7 @@ export function checkPlotly(Plotly) {
   if (!status.verified) {
     document.documentElement.dataset.plotlyAdapter = 'unverified';
     // eslint-disable-next-line no-console
-    console.warn(`plotly.js ${status.version} is not the version this page was verified with (${VERIFIED_PLOTLY}); its fast paths may fall back to full redraws.`);
+    console.warn(`plotly.js ${status.version} is not the version this page was verified with (${VERIFIED_PLOTLY}); what is drawn over its plots may be left out.`);
   } else if (!document.documentElement.dataset.plotlyAdapter) {
     document.documentElement.dataset.plotlyAdapter = 'verified';
   }
@@ -102,59 +99,17 @@ export async function settled(gd) {
   return isDrawn(gd);
 }
 
-// The λ step's fast path: for each [trace index, y values] of a scattergl trace already
-// drawn, its points' y go straight into the WebGL scene, which is redrawn; x and every
-// other property are unchanged. Returns false (the caller then redraws in full) when the
-// plot is not drawn yet or plotly's internals are not what this was verified with.
-export function updateScatterY(gd, rows) {
-  if (!isDrawn(gd)) return false;
-  const scene = gd._fullLayout._plots?.xy?._scene;
-  if (!scene?.scatter2d || !Array.isArray(scene.markerOptions) || typeof scene.draw !== 'function') {
-    fallBack('the WebGL scatter scene (_fullLayout._plots.xy._scene.scatter2d)');
-    return false;
-  }
-  const updates = scene.markerOptions.map(() => null);
-  for (const [index, y] of rows) {
-    gd.data[index].y = y; // what a later full redraw reads
-    if (gd.data[index].visible === false) continue;
-    const batch = gd.calcdata?.[index]?.[0]?.t?.index;
-    const positions = scene.markerOptions[batch]?.positions;
-    if (!positions || positions.length !== 2 * y.length) {
-      fallBack('a trace\'s WebGL positions (calcdata[i][0].t.index, markerOptions[…].positions)');
-      return false;
-    }
-    for (let t = 0; t < y.length; t++) positions[2 * t + 1] = y[t];
-    updates[batch] = { positions };
-  }
-  scene.scatter2d.update(updates);
-  scene.draw();
-  // Hand the draw to the GPU now, so it runs while this frame's other work does.
-  gd._fullLayout._glcanvas?.data()[0]?.regl?._gl?.flush();
-  statsOf(gd).fast += 1;
-  return true;
-}
-
-// Two defaults of the canvas contexts plotly.js asks for, changed where it offers no option.
-// Installed once, before plotly.js loads (figures.js imports this module first).
-//  * The tilting plane's WebGL context without MSAA: its markers are round sprites that
-//    smooth their own edges, so MSAA adds nothing visible, while it more than doubles the
-//    cost of redrawing 6,000 points where WebGL is software-rendered (measured in
-//    SwiftShader: 6.2 -> 2.7 ms per draw; benchmarks/RESULTS.md).
-//  * Off-page 2-D canvases read back often: the 3-D plot measures its fonts by drawing
-//    text off-page and reading the pixels back (getImageData, many times). Declaring
-//    willReadFrequently keeps those canvases in memory the CPU reads fast, and Chromium
-//    stops warning about it in the console.
+// A default of the 2-D canvas contexts plotly.js asks for, changed where it offers no option
+// (installed once, before plotly.js loads: figures.js imports this module first). The 3-D
+// plot measures its fonts by drawing text off-page and reading the pixels back
+// (getImageData, many times). Declaring willReadFrequently keeps those canvases in memory
+// the CPU reads fast, and Chromium stops warning about it in the console.
 function installCanvasDefaults() {
   const proto = HTMLCanvasElement.prototype;
   if (proto.getContext.tiltingDefaults) return;
   const nativeGetContext = proto.getContext;
   function getContext(type, attributes, ...rest) {
-    let wanted = attributes;
-    if (typeof type === 'string' && type.includes('webgl') && this.closest?.('.plane-plot')) {
-      wanted = { ...attributes, antialias: false };
-    } else if (type === '2d' && !this.isConnected) {
-      wanted = { willReadFrequently: true, ...attributes };
-    }
+    const wanted = type === '2d' && !this.isConnected ? { willReadFrequently: true, ...attributes } : attributes;
     return nativeGetContext.call(this, type, wanted, ...rest);
   }
   getContext.tiltingDefaults = true;

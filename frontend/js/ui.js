@@ -165,9 +165,9 @@ addEventListener("message", function (e) {
 </script>`;
 }
 
-// Plotly's responsive config, shared by every plot. WebGL plots render at the screen's
-// own pixel ratio: Plotly's default (2) quadruples the pixels on a 1× screen, and with
-// them the cost of every scattergl redraw where WebGL is software-rendered.
+// Plotly's responsive config, shared by every plot. WebGL plots (the 3-D figure) render at
+// the screen's own pixel ratio: Plotly's default (2) quadruples the pixels on a 1× screen,
+// and with them the cost of every redraw where WebGL is software-rendered.
 export const PLOT_CONFIG = {
   responsive: true, displayModeBar: false, scrollZoom: false,
   plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1)),

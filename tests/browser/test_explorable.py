@@ -24,9 +24,9 @@ def slider_k(page, scope="body"):
 
 
 def scatter_row(page, scope="body"):
-    """The v coordinates of the first class's training points as drawn by Plotly."""
+    """The v coordinates of the first class's training points as the plane's canvas drew them."""
     return np.array(page.evaluate(
-        f"() => Array.from(document.querySelector('{scope} .plane-plot').data[1].y)"))
+        f"() => Array.from(document.querySelector('{scope} .plane-plot').planePoints.train.I.v)"))
 
 
 def next_frame(page):
@@ -265,11 +265,11 @@ def test_each_embed_renders_alone(open_page, browser_server, figure):
         screenshot(page, f"embed-{figure}-{width}")
 
 
-def test_webgl_scatter_drew_pixels(open_page, browser_server):
+def test_plane_points_drew_pixels(open_page, browser_server):
     page, _ = open_page("embed/teaser.html?pair=2-3")
     wait_ready(page, "teaser")
     page.wait_for_timeout(300)
-    # Hide every SVG layer so only the WebGL canvas is left in the screenshot.
+    # Hide every SVG layer so only the canvas is left in the screenshot.
     page.evaluate("document.querySelectorAll('.plane-plot svg').forEach(s => s.style.visibility = 'hidden')")
     png = page.locator(".plane-plot").screenshot()
     counts = page.evaluate(
@@ -287,10 +287,10 @@ def test_webgl_scatter_drew_pixels(open_page, browser_server):
         base64.b64encode(png).decode(),
     )
     assert counts["blue"] > 500 and counts["orange"] > 500, counts
-    # Drawn at the screen's pixel ratio and without MSAA: the two choices that make a λ
-    # step affordable where WebGL is software-rendered (benchmarks/RESULTS.md).
-    width, css_width, dpr, antialias = page.evaluate(
-        """() => { const c = document.querySelector('.plane-plot canvas.gl-canvas-context');
-                 const gl = c.getContext('webgl') || c.getContext('experimental-webgl');
-                 return [c.width, c.getBoundingClientRect().width, devicePixelRatio, gl.getContextAttributes().antialias]; }""")
-    assert width == pytest.approx(css_width * dpr, abs=1) and antialias is False
+    # Drawn on one 2-D canvas at the screen's pixel ratio, with no WebGL canvas (read back on
+    # every frame where the browser composites in software: benchmarks/RESULTS.md).
+    width, css_width, dpr, canvases = page.evaluate(
+        """() => { const c = document.querySelector('.plane-plot canvas.plane-overlay');
+                 return [c.width, c.getBoundingClientRect().width, devicePixelRatio,
+                         document.querySelectorAll('.plane-plot canvas').length]; }""")
+    assert width == pytest.approx(css_width * dpr, abs=1) and canvases == 1
