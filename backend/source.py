@@ -4,7 +4,9 @@ There is no public repository to link (a deployment may name one, see
 ``<meta name="tilting:source-code">`` in the article), so the code travels with
 the package that serves the page: the three packages and the frontend as they
 are installed, and, in a source checkout (or an editable install), what
-``pip install .`` and the tests need besides. The archive is built once per
+``pip install .`` and the tests need besides. In a git checkout only the files git
+tracks go in (as they are on disk, edits included): a file left in the tree, notes or a
+key, is not published because it sits beside the code. The archive is built once per
 process from the files on disk and is deterministic (sorted, fixed times,
 owners and modes, gzip mtime 0): its bytes, and so its ETag and a static
 export's copy, change only when a file does.
@@ -16,6 +18,7 @@ import functools
 import gzip
 import io
 import logging
+import subprocess
 import tarfile
 import tomllib
 from importlib import metadata
@@ -76,9 +79,25 @@ def checkout_root(packages_parent: Path) -> Path | None:
     return packages_parent if project.get("project", {}).get("name") == DISTRIBUTION else None
 
 
+def tracked_files(checkout: Path) -> frozenset[str] | None:
+    """The paths (POSIX, relative to ``checkout``) that git tracks there, or None where git
+    cannot say: not a git checkout, no git installed, or git refusing the folder."""
+    if not (checkout / ".git").exists():
+        return None
+    try:
+        listed = subprocess.run(["git", "-C", str(checkout), "ls-files", "-z"], capture_output=True,
+                                timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("git could not list the files of %s (%s): %s holds every file of its folders.",
+                    checkout, type(exc).__name__, ARCHIVE_URL)
+        return None
+    return frozenset(name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name)
+
+
 def source_files(frontend: Path, checkout: Path | None) -> dict[str, Path]:
     """Each file of the archive, by its path in the source tree (``frontend/``: the folder served;
-    ``checkout``: the source checkout, if the packages are in one)."""
+    ``checkout``: the source checkout, if the packages are in one). Of the files in a git
+    checkout, only those git tracks."""
     frontend = frontend.resolve()
     files = {}
     for package in PACKAGES:
@@ -90,6 +109,11 @@ def source_files(frontend: Path, checkout: Path | None) -> dict[str, Path]:
         for folder in CHECKOUT_DIRS:
             if (checkout / folder).is_dir():
                 files.update((f"{folder}/{name}", real) for name, real in tree_files(checkout / folder))
+        tracked = tracked_files(checkout)
+        if tracked is not None:
+            root = checkout.resolve()
+            files = {name: real for name, real in files.items()
+                     if not real.is_relative_to(root) or real.relative_to(root).as_posix() in tracked}
     return files
 
 

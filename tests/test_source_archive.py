@@ -2,6 +2,7 @@
 deterministic archive, served like the frontend's files (never gzip'd twice) and exported."""
 
 import io
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -98,3 +99,38 @@ def test_a_frontend_inside_a_dot_folder_is_served(tmp_path):
     (front / ".cache" / "x.html").write_text("not served")
     files = load_frontend(front)
     assert "/index.html" in files and not [url for url in files if ".cache" in url]
+
+
+def _checkout(tmp_path: Path, *, git: bool) -> Path:
+    """A folder laid out as a checkout: a tracked test file and an untracked note beside it."""
+    root = tmp_path / "checkout"
+    (root / "tests").mkdir(parents=True)
+    (root / "README.md").write_text("readme")
+    (root / "tests" / "test_a.py").write_text("def test_a(): pass\n")
+    if git:
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        subprocess.run(["git", "-C", str(root), "add", "README.md", "tests/test_a.py"], check=True)
+    (root / "tests" / "notes.txt").write_text("my password is hunter2")  # never added
+    (root / "README.md").write_text("readme, edited since it was added")
+    return root
+
+
+def test_in_a_git_checkout_only_tracked_files_go_in_as_they_are_on_disk(tmp_path):
+    root = _checkout(tmp_path, git=True)
+    files = source.source_files(frontend_dir(), root)
+    assert files["tests/test_a.py"] == (root / "tests" / "test_a.py").resolve()
+    assert "tests/notes.txt" not in files
+    assert files["README.md"].read_text() == "readme, edited since it was added"
+    # The packages and the frontend (outside this checkout) are not filtered by its index.
+    assert "precompute/solver.py" in files and "frontend/index.html" in files
+
+
+def test_without_git_every_file_of_the_folders_goes_in(tmp_path, monkeypatch, caplog):
+    root = _checkout(tmp_path, git=False)
+    assert source.tracked_files(root) is None  # not a git checkout
+    assert "tests/notes.txt" in source.source_files(frontend_dir(), root)
+    (root / ".git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # a checkout, but no git to ask
+    with caplog.at_level("WARNING", logger="tilting"):
+        assert source.tracked_files(root) is None
+    assert "git could not list the files of" in caplog.text
