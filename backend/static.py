@@ -28,6 +28,10 @@ DOCS_PACKAGE = "fastapi_offline"
 DOCS_ASSETS = {"swagger-ui-bundle.js": "swagger-ui-bundle.js", "swagger-ui.css": "swagger-ui.css",
                "redoc.standalone.js": "redoc.standalone.js", "favicon.png": "favicon.png"}
 DOCS_ASSET_URL = "/docs-assets/"
+# Redoc's footer shows a logo from Redocly's CDN: a request to another host, which the pages'
+# Content-Security-Policy blocks (one console error per visit). Its image hides itself when it
+# fails to load, so the address becomes an empty data: URL, and the footer keeps its text link.
+DOCS_ASSET_PATCHES = {"redoc.standalone.js": (b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"', b'src:"data:,"')}
 
 
 def frontend_dir() -> Path:
@@ -56,5 +60,8 @@ def load_frontend(root: Path | None = None) -> dict[str, Payload]:
     files["/vendor/plotly.min.js"] = Payload.of(PLOTLY_JS.read_bytes(), TYPES[".js"])
     assets = resources.files(DOCS_PACKAGE) / "static"
     for url_name, file in DOCS_ASSETS.items():
-        files[DOCS_ASSET_URL + url_name] = Payload.of((assets / file).read_bytes(), media_type(Path(file)))
+        body = (assets / file).read_bytes()
+        if url_name in DOCS_ASSET_PATCHES:
+            body = body.replace(*DOCS_ASSET_PATCHES[url_name])
+        files[DOCS_ASSET_URL + url_name] = Payload.of(body, media_type(Path(file)))
     return files
