@@ -49,6 +49,7 @@ export function mountFigure(name, container, { snippet = true } = {}) {
     .then(() => {
       container.removeAttribute('aria-busy');
       page.readyAt[name] = performance.now();
+      parking.get(container)?.watch();
       if (snippet) embedSnippet(container.closest('figure') ?? container, name, page.store, spec.title);
       if (spec.plotly) keepSnapshot(container);
     })
@@ -141,14 +142,16 @@ async function refreshSnapshot(container) {
     container.catchUp?.(); // a figure off screen skipped the λ steps (ui.js follow): it takes the latest now
     const t0 = performance.now();
     let drawn = 0;
-    // A figure that draws only near the screen (the 3-D one) draws for its picture, then lets go.
+    // A parked figure (below) is laid out again while its picture is made; a figure that
+    // draws only near the screen (the 3-D one) draws for its picture, then lets go.
+    const unpark = parking.get(container)?.hold();
     const release = await container.drawForPicture?.();
     const plots = [...container.querySelectorAll('.js-plotly-plot')];
     try {
       for (const gd of plots) {
         try { if (await snapshot(Plotly, gd)) drawn += 1; } catch (err) { console.info(err); } // eslint-disable-line no-console
       }
-    } finally { release?.(); }
+    } finally { release?.(); unpark?.(); }
     // How long a picture took (main thread and GPU together), for the benchmark.
     if (drawn) {
       container.dataset.snapshotMs = String(Math.round(performance.now() - t0));
@@ -215,6 +218,47 @@ function warmUp(containers, mount) {
   })();
 }
 
+// Parking. A mounted figure far from the screen (over a screen's height away) gets
+// content-visibility: auto at the height it had (class "parked", article.css): the browser
+// skips its subtree when it lays out, paints and composites the page, so a λ step costs about
+// the same with every figure mounted as with only the ones near (benchmarks/RESULTS.md).
+// Its state follows the store as before (a figure off screen catches up when it comes
+// back, ui.js), it is unparked before it comes into view, and paper shows every figure
+// (print.css). The 3-D figure builds only within 300 px: inside the screen-height margin.
+const parking = new Map(); // container -> { far, holds, hold() }
+const PARK_MARGIN = '100% 0px';
+
+function park(container, far) {
+  const entry = parking.get(container);
+  entry.far = far;
+  const parked = far && entry.holds === 0;
+  if (parked && !container.classList.contains('parked')) {
+    container.style.containIntrinsicHeight = `${container.getBoundingClientRect().height}px`;
+    container.classList.add('parked');
+  } else if (!parked && container.classList.contains('parked')) {
+    container.classList.remove('parked');
+    container.style.containIntrinsicHeight = '';
+  }
+}
+
+// Each container is watched once its figure is mounted (mountFigure): a figure lays itself
+// out, and measures, unparked.
+function parkFarFigures(containers) {
+  if (!('IntersectionObserver' in window)) return;
+  const observer = new IntersectionObserver((entries) => {
+    for (const { target, isIntersecting } of entries) park(target, !isIntersecting);
+  }, { rootMargin: PARK_MARGIN });
+  for (const c of containers) {
+    const entry = { far: false, holds: 0, watch: () => observer.observe(c) };
+    entry.hold = () => {
+      entry.holds += 1;
+      park(c, entry.far);
+      return () => { entry.holds -= 1; park(c, entry.far); };
+    };
+    parking.set(c, entry);
+  }
+}
+
 export function installPrint(containers, { opening = Promise.resolve() } = {}) {
   const page = pageState();
   const mount = (c) => mountFigure(c.dataset.figure, c);
@@ -243,5 +287,6 @@ export function installPrint(containers, { opening = Promise.resolve() } = {}) {
   window.addEventListener('beforeprint', () => {
     for (const [c, entry] of pictured) if (entry.dirty) refreshSnapshot(c);
   });
+  parkFarFigures(containers);
   opening.then(() => warmUp(containers, mount));
 }

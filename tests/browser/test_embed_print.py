@@ -248,6 +248,59 @@ def test_background_mounting_never_starts_within_the_quiet_time_of_input(open_pa
     assert all(page.evaluate(f"Boolean(window.__tilting.readyAt['{f}'])") for f in ARTICLE_FIGURES)
 
 
+FIGURE_STATE = """[...document.querySelectorAll('main [data-figure]')].map(c => ({
+    figure: c.dataset.figure, parked: c.classList.contains('parked'), skipped: getComputedStyle(c).contentVisibility,
+    held: parseFloat(c.style.containIntrinsicHeight) || null,
+    top: c.getBoundingClientRect().top, height: c.getBoundingClientRect().height }))"""
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_far_figures_are_parked_at_their_height_and_come_back_drawn(open_page, width, height):
+    """Once every figure is mounted, those over a screen away are parked (skipped by layout,
+    paint and compositing) at the height they had; each, jumped to after λ has moved, is
+    unparked at that same height, drawn, and showing the new λ."""
+    page, _ = open_page("", width=width, height=height)
+    wait_ready(page, "teaser")
+    page.wait_for_function("window.__tilting.warmUp.done", timeout=120000)
+    # Parked once mounted and pictured (a figure is unparked while its print picture is made).
+    far_parked = f"""{FIGURE_STATE}.filter(f => f.top > 2 * innerHeight || f.top + f.height < -innerHeight)
+                     .every(f => f.parked)"""
+    page.wait_for_function(far_parked, timeout=60000, polling=200)
+    figures = page.evaluate(FIGURE_STATE)
+    far = [f for f in figures if f["top"] > 2 * height or f["top"] + f["height"] < -height]
+    assert len(far) >= 5, figures
+    # Parking moves nothing: a parked figure keeps the height it had.
+    assert all(f["skipped"] == "auto" and f["height"] == pytest.approx(f["held"], abs=1) for f in far), far
+    # Still in the tab order: a parked figure's control takes the focus.
+    assert "explorer" in {f["figure"] for f in far}
+    page.locator("#fig-explorer input[type=range]").first.focus()
+    assert page.evaluate("document.activeElement.closest('[data-figure]')?.dataset.figure") == "explorer"
+    page.evaluate("scrollTo(0, 0)")
+    assert not any(f["parked"] for f in figures if f["top"] < height), figures  # the first screen
+    slider = page.locator("#fig-teaser input[type=range]").first
+    slider.focus()
+    page.keyboard.press("End")
+    k = slider.input_value()
+    shot = lambda locator: page.evaluate(PIXELS, "data:image/png;base64," + base64.b64encode(locator.screenshot()).decode())  # noqa: E731
+    for before in far:
+        name = before["figure"]
+        page.evaluate(f"document.querySelector('[data-figure=\"{name}\"]').scrollIntoView()")
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        after = next(f for f in page.evaluate(FIGURE_STATE) if f["figure"] == name)
+        assert not after["parked"] and after["skipped"] == "visible", after
+        if name != "tilt3d":  # (which builds its plot only when near, and grows when it does)
+            assert after["height"] == pytest.approx(before["held"], abs=1), (before, after)
+        # Drawn (the 3-D plot builds once near: a few frames, however long they take here).
+        for _ in range(100):
+            ink = shot(page.locator(f"#fig-{name} [data-figure]"))["ink"]
+            if ink > 0.01 or name != "tilt3d":
+                break
+            page.wait_for_timeout(100)
+        assert ink > 0.01, name
+    # A λ figure that was parked when λ moved shows the new λ.
+    assert page.locator("#fig-explorer input[type=range]").first.input_value() == k
+
+
 SAVE_DATA = "Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true }) })"
 
 
