@@ -133,8 +133,10 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
   // Plotly's one trace is empty: it draws the frame, the points are the canvas's (below).
   const frameOnly = { type: 'scatter', mode: 'lines', name: 'frame', x: [null], y: [null], hoverinfo: 'skip', showlegend: false };
 
-  const narrow = () => (div.clientWidth || 600) < 480;
-  const thumbSize = () => (narrow() ? 34 : compact ? 44 : 52);
+  // By the plot's width: the div's as Plotly laid it out when drawing over it (reading
+  // div.clientWidth in a λ step would force a layout of the page mid-step).
+  const narrow = (width = div.clientWidth || 600) => width < 480;
+  const thumbSize = (width) => (narrow(width) ? 34 : compact ? 44 : 52);
   let showTest = false;
   let current = { k: 0, extras: [] };
   let laidOut = false; // has Plotly laid out the frame at the current size and ranges
@@ -338,7 +340,7 @@ export function planePlot(div, exp, { digits, compact = false } = {}) {
       ctx.fillStyle = colour; ctx.fillText(text, cx, cy + 1);
     }
     // The class means as images, above the frame over their points: outside the data.
-    const T = thumbSize(); const top = Math.max(2, ya.offset - T - 6);
+    const T = thumbSize(W); const top = Math.max(2, ya.offset - T - 6);
     ctx.imageSmoothingEnabled = false;
     const thumbBoxes = [];
     [[thumbs[0], ix, 'i', `mean of ${di}s`, -1], [thumbs[1], jx, 'j', `mean of ${dj}s`, 1]].forEach(([img, cx, name, text, out]) => {
