@@ -71,6 +71,11 @@ export function mountFigure(name, container, { snippet = true } = {}) {
 // Ctrl+P / ⌘P waits for every figure to be mounted and pictured
 // (window.__tilting.preparePrint() is the same step).
 const SETTLE_MS = 1000;
+// Two frames, so ResizeObserver has reported; no longer than 100 ms (a hidden tab has no frames).
+const nextFrame = () => new Promise((resolve) => {
+  requestAnimationFrame(() => requestAnimationFrame(resolve));
+  setTimeout(resolve, 100);
+});
 const whenIdle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 2000 }) : setTimeout(fn, 0));
 
 // A picture of one plot. WebGL plots (the 3-D one) are exported as PNG at twice their size
@@ -138,6 +143,7 @@ async function refreshSnapshot(container) {
   if (!entry || entry.running) return entry?.running;
   entry.running = (async () => {
     entry.dirty = false;
+    clearTimeout(entry.timer); // this one shows the latest state
     const Plotly = await loadPlotly();
     container.catchUp?.(); // a figure off screen skipped the λ steps (ui.js follow): it takes the latest now
     const t0 = performance.now();
@@ -157,6 +163,7 @@ async function refreshSnapshot(container) {
       container.dataset.snapshotMs = String(Math.round(performance.now() - t0));
       container.dataset.snapshots = String(Number(container.dataset.snapshots || 0) + 1);
     }
+    await nextFrame(); // the size the figure is left with is observed while this one still runs
   })().finally(() => { entry.running = null; if (entry.dirty) entry.schedule(); });
   return entry.running;
 }
@@ -168,14 +175,25 @@ function keepSnapshot(container) {
   entry.schedule = () => {
     entry.dirty = true;
     clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => whenIdle(() => refreshSnapshot(container)), SETTLE_MS);
+    // Unless a picture made meanwhile (preparePrint's) has shown the latest state.
+    entry.timer = setTimeout(() => whenIdle(() => { if (entry.dirty) refreshSnapshot(container); }), SETTLE_MS);
   };
   // Anything that can change what the figure shows: the shared state it follows, the
   // reader's input inside it (its own sliders, drags of a 3-D view), its size.
   const fields = fieldsOf(container.dataset.figure);
   pageState().store.subscribe((state, changed) => { if (changed.some((f) => fields.includes(f))) entry.schedule(); });
   for (const type of ['input', 'change', 'pointerup', 'keyup', 'wheel']) container.addEventListener(type, entry.schedule, { passive: true });
-  new ResizeObserver(() => entry.schedule()).observe(container);
+  // Its size on screen, not on paper: print media hides the plots and shows their pictures,
+  // which must not be redrawn (and so revoked) while they are printed, nor after. Nor does
+  // the making of a picture count: a figure built for it (the 3-D one) grows taller, then
+  // shrinks back; a new width while a picture is made (the window's) still does.
+  let seen = null;
+  new ResizeObserver(([{ contentRect: { width, height } }]) => {
+    if ((width === seen?.width && height === seen?.height) || window.matchMedia('print').matches) return;
+    const wider = width !== seen?.width;
+    seen = { width, height };
+    if (wider || !entry.running) entry.schedule(); // the first call, on observe, makes the first picture
+  }).observe(container);
 }
 
 // Mounting the figures the reader has not reached, so that their print pictures exist

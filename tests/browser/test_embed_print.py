@@ -114,8 +114,14 @@ def test_print_shows_every_figure_as_a_picture_without_sliders_or_clipping(open_
     page, _ = open_page("?pair=2-3", width=760, height=1000)  # about an A4 page's width
     wait_ready(page, "teaser")
     page.evaluate("window.__tilting.preparePrint()")
+    pictures = "[...document.querySelectorAll('[data-figure]')].map(c => c.dataset.snapshots || '0')"
+    made = page.evaluate(pictures)
     page.emulate_media(media="print")
-    page.wait_for_timeout(300)
+    # Print media changes the figures' heights (plots hidden, pictures shown); the pictures
+    # being printed are not redrawn (nor their URLs revoked) for it, even after the settling
+    # time a redraw would wait (SETTLE_MS, 1 s, then an idle moment).
+    page.wait_for_timeout(2500)
+    assert page.evaluate(pictures) == made
     # No slider on paper; the λ labels stay.
     visible_sliders = page.evaluate("[...document.querySelectorAll('input[type=range]')].filter(i => i.getClientRects().length).length")
     assert visible_sliders == 0
