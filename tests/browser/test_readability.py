@@ -1,7 +1,8 @@
 """Readability of the figures (issue 12): what a reader sees on first sight, measured in real
 Chromium. Labels in the tilting plane never overlap, every mark is in the legend, the teaser's
 question and slider are on the first screen, the 3-D figure opens on a view where both
-boundaries show, images that leave [0, 1] are drawn on mid-grey, and δ keeps one scale."""
+boundaries show, images that leave [0, 1] are drawn on mid-grey, δ keeps one scale, and no
+control or picture runs past a phone's edge."""
 
 import math
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from .api import api, api_array
-from .conftest import screenshot, wait_ready
+from .conftest import open_article_with_every_figure, screenshot, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +157,38 @@ def test_delta_keeps_one_scale_across_lambda_and_the_distance_curve_matches(open
     small, large = sorted([(d1, f1), (d2, f2)])
     assert small[0] < large[0] and small[1] < large[1]
     assert math.isfinite(float(s1))
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_no_control_or_picture_runs_past_a_phones_edge(open_page, width):
+    """The page cannot scroll sideways (figures clip what overflows), so a control wider than
+    the screen is cut off, not scrollable: a select sized to its longest option lost its arrow
+    and its text at 390 px. Every visible control, label, readout and picture of every figure
+    lies inside the screen."""
+    page, _ = open_article_with_every_figure(open_page, width=width)
+    cut = page.evaluate("""(() => { const W = document.documentElement.clientWidth;
+      return [...document.querySelectorAll('main :is(select, input, button, textarea, summary, label, .readout, canvas, img, svg)')]
+        .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+        .map(e => { const r = e.getBoundingClientRect(); return [e.closest('figure')?.id, e.tagName, Math.round(r.left), Math.round(r.right)]; })
+        .filter(([, , left, right]) => left < -1 || right > W + 1); })()""")
+    assert cut == [], f"cut off at {width} px: {cut}"
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_each_figure_mounts_into_the_height_held_for_it(open_page, width):
+    """Until it mounts, a figure's place holds the smallest height it takes in its range of
+    widths (article.css): mounting never shrinks it, and grows it by at most a quarter, so
+    the text around a figure arriving above the screen barely moves."""
+    page, _ = open_article_with_every_figure(open_page, width=width)
+    page.wait_for_timeout(500)
+    heights = page.evaluate("""[...document.querySelectorAll('main .figure-mount[data-figure]')].map(c => {
+      const probe = document.createElement('div');  // an empty mount of that figure, as before it mounted
+      probe.className = 'figure-mount'; probe.dataset.figure = c.dataset.figure;
+      probe.style.cssText = 'position: absolute; top: 0; left: 0; width: 10px; visibility: hidden';
+      c.parentElement.append(probe);
+      const held = probe.getBoundingClientRect().height;
+      probe.remove();
+      return [c.dataset.figure, held, c.getBoundingClientRect().height]; })""")
+    assert {f for f, _, _ in heights} >= {"teaser", "explorer", "tilt3d", "network-tilt"}
+    wrong = [(f, round(held), round(h)) for f, held, h in heights if not (held <= h + 1 and h <= 1.25 * held)]
+    assert wrong == [], f"(figure, height held, height mounted) at {width} px: {wrong}"
